@@ -1,0 +1,153 @@
+"""Objects every cluster starts with, created on each start when missing.
+
+Namespaces default, kube-system, kube-public, kube-node-lease; the ``kubernetes`` Service
+in default (ClusterIP = first address of the service CIDR) with Endpoints and an
+EndpointSlice pointing at the apiserver; the bootstrap RBAC roles (cluster-admin bound to
+system:masters, admin/edit/view, system:discovery, system:basic-user,
+system:public-info-viewer). Existing objects are left as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubepy import errors
+from kubepy.api.registry import Registry
+from kubepy.apiserver.objects import Objects, WriteOptions
+
+Obj = dict[str, Any]
+_OPTS = WriteOptions(field_manager="kube-apiserver")
+_BOOTSTRAP_LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+
+
+def _role(name: str, rules: list[Obj], aggregate_to: list[str] | None = None) -> Obj:
+    labels = dict(_BOOTSTRAP_LABELS)
+    for target in aggregate_to or []:
+        labels[f"rbac.authorization.k8s.io/aggregate-to-{target}"] = "true"
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": labels,
+                         "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}},
+            "rules": rules}
+
+
+def _binding(name: str, role: str, subjects: list[Obj]) -> Obj:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name, "labels": dict(_BOOTSTRAP_LABELS),
+                         "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": role},
+            "subjects": subjects}
+
+
+_READ = ["get", "list", "watch"]
+_WRITE = ["create", "delete", "deletecollection", "patch", "update"]
+_WORKLOADS = [
+    {"apiGroups": [""], "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward",
+                                      "pods/proxy", "services", "services/proxy", "configmaps",
+                                      "endpoints", "persistentvolumeclaims", "replicationcontrollers",
+                                      "replicationcontrollers/scale", "secrets",
+                                      "serviceaccounts"]},
+    {"apiGroups": ["apps"], "resources": ["daemonsets", "deployments", "deployments/scale",
+                                          "replicasets", "replicasets/scale", "statefulsets",
+                                          "statefulsets/scale"]},
+    {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"]},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"]},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"]},
+]
+
+
+def _with_verbs(rules: list[Obj], verbs: list[str]) -> list[Obj]:
+    return [{**r, "verbs": verbs} for r in rules]
+
+
+def bootstrap_rbac() -> list[Obj]:
+    view = _with_verbs(_WORKLOADS, _READ) + [
+        {"apiGroups": [""], "resources": ["events", "limitranges", "namespaces",
+                                          "resourcequotas", "pods/log", "pods/status"],
+         "verbs": _READ}]
+    edit = _with_verbs(_WORKLOADS, _READ + _WRITE)
+    admin = edit + [{"apiGroups": ["rbac.authorization.k8s.io"],
+                     "resources": ["roles", "rolebindings"], "verbs": _READ + _WRITE},
+                    {"apiGroups": ["authorization.k8s.io"],
+                     "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]
+    review = {"apiGroups": ["authorization.k8s.io"],
+              "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+              "verbs": ["create"]}
+    whoami = {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"],
+              "verbs": ["create"]}
+    return [
+        _role("cluster-admin", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                                {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
+        _binding("cluster-admin", "cluster-admin",
+                 [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                   "name": "system:masters"}]),
+        _role("admin", admin),
+        _role("edit", edit, ["admin"]),
+        _role("view", view, ["edit", "admin"]),
+        _role("system:discovery", [{"nonResourceURLs": [
+            "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
+            "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
+        _binding("system:discovery", "system:discovery",
+                 [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                   "name": "system:authenticated"}]),
+        _role("system:basic-user", [review, whoami]),
+        _binding("system:basic-user", "system:basic-user",
+                 [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                   "name": "system:authenticated"}]),
+        _role("system:public-info-viewer", [{"nonResourceURLs": [
+            "/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
+        _binding("system:public-info-viewer", "system:public-info-viewer",
+                 [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                   "name": "system:authenticated"},
+                  {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                   "name": "system:unauthenticated"}]),
+    ]
+
+
+async def _ensure(objects: Objects, registry: Registry, obj: Obj) -> None:
+    group, _, version = obj["apiVersion"].rpartition("/")
+    rt = registry.by_kind(group, version, obj["kind"])
+    assert rt is not None, obj["kind"]
+    ns = obj["metadata"].get("namespace")
+    if objects.cached(rt, ns, obj["metadata"]["name"]) is not None:
+        return
+    try:
+        await objects.create(rt, ns, obj, _OPTS)
+    except errors.AlreadyExists:
+        pass
+
+
+async def bootstrap(objects: Objects, registry: Registry, *, first_service_ip: str,
+                    apiserver_ip: str, apiserver_port: int) -> None:
+    await objects.hub.wait_fresh()
+    for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        await _ensure(objects, registry, {"apiVersion": "v1", "kind": "Namespace",
+                                          "metadata": {"name": ns, "labels": {
+                                              "kubernetes.io/metadata.name": ns}}})
+    await _ensure(objects, registry, {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": first_service_ip,
+                 "clusterIPs": [first_service_ip], "sessionAffinity": "None",
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                            "targetPort": apiserver_port}]}})
+    await _ensure(objects, registry, {
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": apiserver_ip}],
+                     "ports": [{"name": "https", "port": apiserver_port, "protocol": "TCP"}]}]})
+    await _ensure(objects, registry, {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes",
+                                "endpointslice.kubernetes.io/managed-by":
+                                    "endpointslice-controller.k8s.io"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [apiserver_ip], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": apiserver_port, "protocol": "TCP"}]})
+    for obj in bootstrap_rbac():
+        await _ensure(objects, registry, obj)
