@@ -198,7 +198,9 @@ class _Decoder:
         encoding = ""
         for number, _, value in wire.iter_fields(body[len(MAGIC) :]):
             if not isinstance(value, bytes):
-                raise errors.BadRequest(f"protobuf: envelope field {number} is not length-delimited")
+                raise errors.BadRequest(
+                    f"protobuf: envelope field {number} is not length-delimited"
+                )
             if number == 1:
                 type_meta = self.message("k8s.io.apimachinery.pkg.runtime.TypeMeta", value)
             elif number == 2:

@@ -7,8 +7,11 @@ file name) and ``messages_from_descriptor`` turns one into the ``messages`` tabl
 Descriptors know numbers, names and types but not Go pointer-ness, so every field they give
 has ``keep_zero=False``; the reviewed tables in ``known`` supply that where it matters.
 
-This is an optional, opt-in source (see ``codec.use_descriptors_from``); the codec works
-from the reviewed tables alone.
+This is an optional, opt-in source: ``decode_object(..., tables=merge(TABLES,
+messages_from_binary(path)))`` extends the reviewed tables (which win where both know a
+message) to every built-in kind. Descriptor-only messages are best effort: their proto
+field names are used as JSON names (right except a few, e.g. ``uID``), Go's inline
+embedding is unknown to them and every zero scalar is dropped.
 """
 
 from __future__ import annotations

@@ -115,7 +115,9 @@ def decode_raw_json(data: bytes, nested: Callable[[bytes], Any] | None = None) -
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise errors.BadRequest("protobuf: embedded raw object is neither JSON nor protobuf") from None
+        raise errors.BadRequest(
+            "protobuf: embedded raw object is neither JSON nor protobuf"
+        ) from None
 
 
 SPECIAL_TYPES: dict[str, Callable[[bytes], Any]] = {

@@ -65,7 +65,9 @@ def iter_fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
             yield number, wire_type, int.from_bytes(data[pos : pos + 4], "little")
             pos += 4
         else:
-            raise errors.BadRequest(f"protobuf: unsupported wire type {wire_type} in field {number}")
+            raise errors.BadRequest(
+                f"protobuf: unsupported wire type {wire_type} in field {number}"
+            )
 
 
 def iter_packed_varints(data: bytes) -> Iterator[int]:

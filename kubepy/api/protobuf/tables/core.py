@@ -1,6 +1,7 @@
 """Protobuf field table (Kubernetes 1.32).
 
-core/v1 objects outside the pod template: Pod, Namespace, ConfigMap, Secret, Service, ServiceAccount, ResourceQuota, Event.
+core/v1 objects outside the pod template: Pod, Namespace, ConfigMap, Secret, Service,
+ServiceAccount, ResourceQuota, Event.
 
 Facts only (numbers, JSON names, types, pointer-ness); format in ``messages``. Checked
 against the descriptors embedded in kubectl by tests/unit/test_protobuf.py.
