@@ -1,8 +1,8 @@
 """The schema table that drives the protobuf codec: message name -> field number -> Field.
 
 A message is named by its full protobuf name (``k8s.io.api.core.v1.ConfigMap``). Field names
-are the JSON names (Kubernetes' ``generated.proto`` files name every field after its JSON
-tag). ``type`` is a scalar type name (``SCALARS``) or a full message name. Maps are
+are the JSON names of the Go json tags (the proto names match them but for a few, such as
+``uID``). ``type`` is a scalar type name (``SCALARS``) or a full message name. Maps are
 ``map<string, V>`` on the wire (repeated entries with key 1 and value 2); their ``type`` is
 the value type and ``is_map`` is set.
 
