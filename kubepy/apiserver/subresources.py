@@ -1,0 +1,304 @@
+"""Subresources and create-only review APIs.
+
+- ``*/scale``: the autoscaling/v1 Scale view of deployments, replicasets, statefulsets and
+  replicationcontrollers (GET, PUT with a resourceVersion precondition, PATCH);
+- ``pods/binding`` and the core ``bindings`` resource: set spec.nodeName once (409 if bound);
+- ``pods/eviction``: delete a pod unless a PodDisruptionBudget forbids it (429);
+- reviews: SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview,
+  SubjectAccessReview, LocalSubjectAccessReview, TokenReview.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from kubepy import errors
+from kubepy.api.registry import ResourceType
+from kubepy.apiserver import negotiation as neg
+from kubepy.apiserver.auth import User
+from kubepy.apiserver.handlers import ResourceHandlers, Warnings, json_response
+from kubepy.apiserver.objects import DeleteOptions, conflict
+from kubepy.apiserver.rbac import Attributes, RBACAuthorizer
+from kubepy.apiserver.requestinfo import RequestInfo
+
+Obj = dict[str, Any]
+
+
+def _selector_string(obj: Obj) -> str:
+    sel = (obj.get("spec") or {}).get("selector")
+    if not sel:
+        return ""
+    if obj.get("kind") == "ReplicationController":
+        return ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+    from kubepy.api.labels import selector_from_label_selector, selector_to_string
+
+    return selector_to_string(selector_from_label_selector(sel))
+
+
+def scale_of(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    status: Obj = {"replicas": int((obj.get("status") or {}).get("replicas") or 0)}
+    selector = _selector_string(obj)
+    if selector:
+        status["selector"] = selector
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                              "creationTimestamp") if k in meta},
+            "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
+            "status": status}
+
+
+class Subresources:
+    def __init__(self, handlers: ResourceHandlers, authorizer: RBACAuthorizer):
+        self.h = handlers
+        self.authorizer = authorizer
+        for plural in ("deployments", "replicasets", "statefulsets", "replicationcontrollers"):
+            handlers.subresources[(plural, "scale")] = self.scale
+        handlers.subresources[("pods", "binding")] = self.binding
+        handlers.subresources[("pods", "eviction")] = self.eviction
+        handlers.virtual[("", "bindings")] = self.binding
+        handlers.virtual[("authorization.k8s.io", "selfsubjectaccessreviews")] = self.ssar
+        handlers.virtual[("authorization.k8s.io", "subjectaccessreviews")] = self.sar
+        handlers.virtual[("authorization.k8s.io", "localsubjectaccessreviews")] = self.sar
+        handlers.virtual[("authorization.k8s.io", "selfsubjectrulesreviews")] = self.ssrr
+        handlers.virtual[("authentication.k8s.io", "selfsubjectreviews")] = self.whoami
+        handlers.virtual[("authentication.k8s.io", "tokenreviews")] = self.token_review
+
+    # ---------------------------------------------------------------- scale
+
+    async def scale(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                    namespace: str | None, query: dict[str, str],
+                    warnings: Warnings) -> web.StreamResponse:
+        objects = self.h.objects
+        if info.verb == "get":
+            return json_response(scale_of(await objects.get(rt, namespace, info.name)))
+        opts = self.h.write_options(request, query)
+        if info.verb == "update":
+            body = neg.decode_object(await request.read(), request.content_type,
+                                     group="autoscaling", version="v1", kind="Scale")
+
+            def replicas_from(current: Obj) -> tuple[int, str | None]:
+                return _replicas(body), (body.get("metadata") or {}).get("resourceVersion")
+        elif info.verb == "patch":
+            patch_type, doc = neg.decode_patch(await request.read(), request.content_type)
+
+            def replicas_from(current: Obj) -> tuple[int, str | None]:
+                from kubepy.api import patch as patches
+
+                view = scale_of(current)
+                if patch_type == neg.JSON_PATCH:
+                    new = patches.apply_json_patch(view, doc)
+                elif patch_type == neg.MERGE_PATCH:
+                    new = patches.apply_merge_patch(view, doc)
+                elif patch_type == neg.STRATEGIC_PATCH:
+                    new = patches.apply_strategic_merge_patch(view, doc, None)
+                else:
+                    new = {**view, "spec": {**view["spec"], **(doc.get("spec") or {})}}
+                rv = (new.get("metadata") or {}).get("resourceVersion")
+                return _replicas(new), (rv if rv != view["metadata"]["resourceVersion"] else None)
+        else:
+            raise errors.MethodNotAllowed("the server does not allow this method on the "
+                                          "requested resource")
+
+        def mutate(current: Obj) -> Obj:
+            replicas, precondition = replicas_from(current)
+            if precondition and precondition != current["metadata"]["resourceVersion"]:
+                raise conflict(rt, info.name)
+            if replicas < 0:
+                raise errors.invalid("Scale", info.name, [errors.field_cause(
+                    "spec.replicas", f"Invalid value: {replicas}: must be greater than or "
+                    "equal to 0")], "autoscaling")
+            new = copy.deepcopy(current)
+            new.setdefault("spec", {})["replicas"] = replicas
+            return self.h.managed(rt, current, new, opts, "scale")
+
+        obj = await objects.guaranteed_update(rt, namespace, info.name, mutate, opts)
+        return json_response(scale_of(obj))
+
+    # ---------------------------------------------------------------- binding
+
+    async def binding(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                      namespace: str | None, query: dict[str, str],
+                      warnings: Warnings) -> web.StreamResponse:
+        if info.verb != "create":
+            raise errors.MethodNotAllowed("the server does not allow this method on the "
+                                          "requested resource")
+        body = neg.decode_object(await request.read(), request.content_type, group="",
+                                 version="v1", kind="Binding")
+        pod_name = info.name if info.subresource else (body.get("metadata") or {}).get("name")
+        target = (body.get("target") or {}).get("name")
+        if not pod_name or not target:
+            raise errors.invalid("Binding", pod_name or "", [errors.field_cause(
+                "target.name", "Required value")])
+        pods = self.h.registry.get("", "v1", "pods")
+        assert pods is not None
+        opts = self.h.write_options(request, query)
+
+        def mutate(current: Obj) -> Obj:
+            spec = current.get("spec") or {}
+            if current["metadata"].get("deletionTimestamp"):
+                raise errors.Conflict(f'Operation cannot be fulfilled on pods/binding '
+                                      f'"{pod_name}": pod {pod_name} is being deleted, cannot '
+                                      f"be assigned to a host")
+            if spec.get("nodeName"):
+                raise errors.Conflict(f'Operation cannot be fulfilled on pods/binding '
+                                      f'"{pod_name}": pod {pod_name} is already assigned to '
+                                      f'node "{spec["nodeName"]}"', name=pod_name,
+                                      kind="pods/binding")
+            new = copy.deepcopy(current)
+            new["spec"]["nodeName"] = target
+            annotations = (body.get("metadata") or {}).get("annotations")
+            if annotations:
+                new["metadata"].setdefault("annotations", {}).update(annotations)
+            conditions = [c for c in (new.get("status") or {}).get("conditions") or []
+                          if c.get("type") != "PodScheduled"]
+            from kubepy.apiserver.handlers import _now_str
+
+            conditions.append({"type": "PodScheduled", "status": "True",
+                               "lastProbeTime": None, "lastTransitionTime": _now_str()})
+            new.setdefault("status", {})["conditions"] = conditions
+            return new
+
+        await self.h.objects.guaranteed_update(pods, namespace, pod_name, mutate, opts,
+                                               subresource="binding")
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success", "code": 201}, 201)
+
+    # ---------------------------------------------------------------- eviction
+
+    async def eviction(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                       namespace: str | None, query: dict[str, str],
+                       warnings: Warnings) -> web.StreamResponse:
+        if info.verb != "create":
+            raise errors.MethodNotAllowed("the server does not allow this method on the "
+                                          "requested resource")
+        body = neg.decode_object(await request.read(), request.content_type, group="policy",
+                                 version="v1", kind="Eviction")
+        pod = await self.h.objects.get(rt, namespace, info.name)
+        if not pod["metadata"].get("deletionTimestamp"):
+            self._check_disruption_budgets(pod)
+        opts = body.get("deleteOptions") or {}
+        await self.h.objects.delete(rt, namespace, info.name, DeleteOptions(
+            grace_period_seconds=opts.get("gracePeriodSeconds"),
+            propagation_policy=opts.get("propagationPolicy"),
+            preconditions={k: v for k, v in (opts.get("preconditions") or {}).items() if v},
+            dry_run=bool(opts.get("dryRun")) or query.get("dryRun") == "All"))
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success", "code": 201}, 201)
+
+    def _check_disruption_budgets(self, pod: Obj) -> None:
+        from kubepy.api.labels import selector_from_label_selector
+
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed", "Pending"):
+            return
+        ns = pod["metadata"].get("namespace")
+        labels = pod["metadata"].get("labels") or {}
+        pdbs = self.h.hub.cache_for("/registry/poddisruptionbudgets/").objects
+        for key, pdb in pdbs.items():
+            if not key.startswith(f"/registry/poddisruptionbudgets/{ns}/"):
+                continue
+            sel = selector_from_label_selector((pdb.get("spec") or {}).get("selector"))
+            if not sel.matches(labels):
+                continue
+            status = pdb.get("status") or {}
+            if int(status.get("disruptionsAllowed") or 0) <= 0:
+                raise errors.TooManyRequests(
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    causes=[{"reason": "DisruptionBudget", "message":
+                             f"The disruption budget {pdb['metadata']['name']} needs "
+                             f"{status.get('desiredHealthy', 0)} healthy pods and has "
+                             f"{status.get('currentHealthy', 0)} currently"}])
+
+    # ---------------------------------------------------------------- reviews
+
+    async def _review_body(self, request: web.Request, group: str, kind: str) -> Obj:
+        return neg.decode_object(await request.read(), request.content_type, group=group,
+                                 version="v1", kind=kind)
+
+    def _decide(self, user: User, spec: Obj, namespace_default: str = "") -> Obj:
+        ra = spec.get("resourceAttributes")
+        nra = spec.get("nonResourceAttributes")
+        if ra:
+            attrs = Attributes(verb=ra.get("verb", ""), namespace=ra.get("namespace") or
+                               namespace_default, group=ra.get("group", ""),
+                               resource=ra.get("resource", ""),
+                               subresource=ra.get("subresource", ""), name=ra.get("name", ""))
+        elif nra:
+            attrs = Attributes(verb=nra.get("verb", ""), path=nra.get("path", ""),
+                               is_resource=False)
+        else:
+            raise errors.invalid("SelfSubjectAccessReview", "", [errors.field_cause(
+                "spec.resourceAttributes", "Required value: exactly one of "
+                "nonResourceAttributes or resourceAttributes must be specified")],
+                "authorization.k8s.io")
+        allowed, reason = self.authorizer.authorize(user, attrs)
+        status: Obj = {"allowed": allowed}
+        if reason:
+            status["reason"] = reason
+        return status
+
+    async def ssar(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                   namespace: str | None, query: dict[str, str],
+                   warnings: Warnings) -> web.StreamResponse:
+        body = await self._review_body(request, "authorization.k8s.io", rt.kind)
+        user: User = request["user"]
+        body["status"] = self._decide(user, body.get("spec") or {})
+        body.setdefault("metadata", {})["creationTimestamp"] = None
+        return json_response(body, 201)
+
+    async def sar(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                  namespace: str | None, query: dict[str, str],
+                  warnings: Warnings) -> web.StreamResponse:
+        body = await self._review_body(request, "authorization.k8s.io", rt.kind)
+        spec = body.get("spec") or {}
+        user = User(spec.get("user", ""), tuple(spec.get("groups") or []), spec.get("uid", ""))
+        body["status"] = self._decide(user, spec, namespace or "")
+        body.setdefault("metadata", {})["creationTimestamp"] = None
+        return json_response(body, 201)
+
+    async def ssrr(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                   namespace: str | None, query: dict[str, str],
+                   warnings: Warnings) -> web.StreamResponse:
+        body = await self._review_body(request, "authorization.k8s.io", rt.kind)
+        user: User = request["user"]
+        res, nonres = self.authorizer.rules_for(user, (body.get("spec") or {}).get(
+            "namespace", ""))
+        body["status"] = {"resourceRules": res, "nonResourceRules": nonres, "incomplete": False}
+        body.setdefault("metadata", {})["creationTimestamp"] = None
+        return json_response(body, 201)
+
+    async def whoami(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                     namespace: str | None, query: dict[str, str],
+                     warnings: Warnings) -> web.StreamResponse:
+        user: User = request["user"]
+        return json_response({"kind": "SelfSubjectReview",
+                              "apiVersion": "authentication.k8s.io/v1",
+                              "metadata": {"creationTimestamp": None},
+                              "status": {"userInfo": user.user_info()}}, 201)
+
+    async def token_review(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                           namespace: str | None, query: dict[str, str],
+                           warnings: Warnings) -> web.StreamResponse:
+        body = await self._review_body(request, "authentication.k8s.io", "TokenReview")
+        token = (body.get("spec") or {}).get("token", "")
+        from kubepy.apiserver.app import AppState
+
+        state: AppState = request.app["state"]
+        user = state.tokens.authenticate(f"Bearer {token}")
+        body["status"] = ({"authenticated": True, "user": user.user_info()} if user else
+                          {"authenticated": False})
+        body.setdefault("metadata", {})["creationTimestamp"] = None
+        return json_response(body, 201)
+
+
+def _replicas(scale: Obj) -> int:
+    value = (scale.get("spec") or {}).get("replicas", 0)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise errors.BadRequest(f"Scale in version \"v1\" cannot be handled as a Scale: json: "
+                                f"cannot unmarshal {type(value).__name__} into Go struct field "
+                                f"ScaleSpec.spec.replicas of type int32")
+    return value
