@@ -28,6 +28,8 @@ __all__ = [
     "LabelSelector",
     "Operator",
     "Requirement",
+    "go_quote",
+    "new_requirement",
     "parse_selector",
     "selector_from_label_selector",
     "selector_from_set",
@@ -119,7 +121,8 @@ def validate_label_value(value: str) -> list[str]:
     if _blen(value) > 63:
         errs.append("must be no more than 63 characters")
     if not _LABEL_VALUE_RE.fullmatch(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+        errs.append(
+            _regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
 
 
@@ -252,8 +255,9 @@ def new_requirement(key: str, operator: Operator, values: list[str] | None) -> R
                                        "for 'Gt', 'Lt' operators, exactly one value is required"))
         for i, v in enumerate(vals):
             if _parse_int64(v) is None:
-                errs.append(_field_invalid(f"values[{i}]", go_quote(v),
-                                           "for 'Gt', 'Lt' operators, the value must be an integer"))
+                errs.append(_field_invalid(
+                    f"values[{i}]", go_quote(v),
+                    "for 'Gt', 'Lt' operators, the value must be an integer"))
     for i, v in enumerate(vals):
         value_errs = validate_label_value(v)
         if value_errs:
