@@ -381,3 +381,20 @@ def test_golden_directives(case: dict[str, Any]) -> None:
         # compare as text so list order (and only list order) matters
         assert yaml.safe_dump(result, sort_keys=True) == yaml.safe_dump(case["result"], sort_keys=True)
     assert live == case["live"] and patch == case["patch"], "inputs must not be mutated"
+
+
+GO_FORMAT_CASES = [
+    ("map-sorted-keys", {"name": "web", "image": "nginx"}, "map[image:nginx name:web]"),
+    ("nested", {"a": [1, None, True], "b": {}}, "map[a:[1 <nil> true] b:map[]]"),
+    ("float", 1.5, "1.5"),
+    ("float-large-exponent", 1000000.0, "1e+06"),
+    ("float-small-exponent", 0.00001, "1e-05"),
+    ("float-integral", 80.0, "80"),
+]
+
+
+@pytest.mark.parametrize("value,text", [c[1:] for c in GO_FORMAT_CASES], ids=[c[0] for c in GO_FORMAT_CASES])
+def test_error_values_render_like_go(value: Any, text: str) -> None:
+    from kubepy.api.patch.common import go_format
+
+    assert go_format(value) == text
