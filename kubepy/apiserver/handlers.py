@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from kubepy import errors
+from kubepy.api.conversion import convert, storage_version
 from kubepy.api.prune import TypeMismatch, check_and_prune
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.api.schema import SchemaNode, schemas
@@ -89,6 +90,8 @@ class ResourceHandlers:
             if info.verb != "create" or rt.virtual is False:
                 raise errors.NotFound("the server could not find the requested resource")
         warnings = Warnings()
+        request["served"] = rt
+        rt = self.storage_type(rt)
         if info.subresource:
             handler = self.subresources.get((rt.plural, info.subresource))
             if handler is None and info.subresource == "status" and rt.subresource("status"):
@@ -114,6 +117,27 @@ class ResourceHandlers:
         warnings.apply(response)
         return response
 
+    # ------------------------------------------------------------- versions
+
+    def storage_type(self, rt: ResourceType) -> ResourceType:
+        """The resource type objects of ``rt`` are stored as (usually ``rt`` itself)."""
+        group, version = storage_version(rt.group, rt.plural, rt.version)
+        if (group, version) == (rt.group, rt.version):
+            return rt
+        stored = self.registry.get(group, version, rt.plural)
+        assert stored is not None, (group, version, rt.plural)
+        return stored
+
+    def out(self, request: web.Request, rt: ResourceType, obj: Obj) -> Obj:
+        """A stored object as the version the client addressed."""
+        served: ResourceType = request.get("served", rt)
+        return convert(obj, (rt.group, rt.version), (served.group, served.version))
+
+    def into(self, request: web.Request, rt: ResourceType, obj: Obj) -> Obj:
+        """A body in the addressed version as the stored version."""
+        served: ResourceType = request.get("served", rt)
+        return convert(obj, (served.group, served.version), (rt.group, rt.version))
+
     # ------------------------------------------------------------------ reads
 
     async def _get(self, request: web.Request, info: RequestInfo, rt: ResourceType,
@@ -125,6 +149,8 @@ class ResourceHandlers:
 
     def render_object(self, request: web.Request, rt: ResourceType, obj: Obj,
                       query: dict[str, str], status: int = 200) -> web.Response:
+        obj = self.out(request, rt, obj)
+        rt = request.get("served", rt)
         form = neg.output_form(request.headers.get("Accept"))
         if form.as_ == "Table":
             from kubepy.api.printers import table_for
@@ -152,10 +178,11 @@ class ResourceHandlers:
             from kubepy.api.fields import (field_values, parse_field_selector,
                                            validate_field_selector)
 
-            fsel = parse_field_selector(field_text)
-            validate_field_selector(rt.group, rt.kind, fsel)
-            group, kind = rt.group, rt.kind
-            preds.append(lambda o: fsel.matches(field_values(group, kind, o)))
+            fsel = validate_field_selector(rt.group, rt.kind, parse_field_selector(field_text),
+                                           namespaced=rt.namespaced)
+            group, kind, namespaced = rt.group, rt.kind, rt.namespaced
+            preds.append(lambda o: fsel.matches(field_values(group, kind, o,
+                                                             namespaced=namespaced)))
         if not preds:
             return None
         if len(preds) == 1:
@@ -180,6 +207,9 @@ class ResourceHandlers:
             meta["continue"] = result.continue_token
             if result.remaining is not None:
                 meta["remainingItemCount"] = result.remaining
+        if request.get("served", rt) is not rt:
+            result.items = [self.out(request, rt, o) for o in result.items]
+            rt = request["served"]
         form = neg.output_form(request.headers.get("Accept"))
         if form.as_ == "Table":
             from kubepy.api.printers import table_for
@@ -210,11 +240,15 @@ class ResourceHandlers:
         form = neg.output_form(request.headers.get("Accept"))
         include = query.get("includeObject", "Metadata")
 
+        served: ResourceType = request.get("served", rt)
+
         def transform(obj: Obj, first: bool) -> Obj:
+            obj = self.out(request, rt, obj)
             if form.as_ == "Table":
                 from kubepy.api.printers import table_for
 
-                table = table_for(rt.group, rt.kind, [obj], _now(), include_object=include)
+                table = table_for(served.group, served.kind, [obj], _now(),
+                                  include_object=include)
                 table["apiVersion"] = f"meta.k8s.io/{form.version}"
                 table["metadata"] = {"resourceVersion": obj["metadata"].get("resourceVersion")}
                 if not first:
@@ -281,21 +315,24 @@ class ResourceHandlers:
         if info.name:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
+        served: ResourceType = request.get("served", rt)
         body = neg.decode_object(await request.read(), request.content_type,
-                                 group=rt.group, version=rt.version, kind=rt.kind)
+                                 group=served.group, version=served.version, kind=served.kind)
         opts = self.write_options(request, query)
-        self.check_fields(rt, body, query, warnings)
-        body = self.managed(rt, None, body, opts)
+        self.check_fields(served, body, query, warnings)
+        body = self.managed(rt, None, self.into(request, rt, body), opts)
         obj = await self.objects.create(rt, namespace, body, opts)
-        return json_response(obj, 201)
+        return json_response(self.out(request, rt, obj), 201)
 
     async def _update(self, request: web.Request, info: RequestInfo, rt: ResourceType,
                       namespace: str | None, query: dict[str, str],
                       warnings: Warnings, subresource: str = "") -> web.StreamResponse:
+        served: ResourceType = request.get("served", rt)
         body = neg.decode_object(await request.read(), request.content_type,
-                                 group=rt.group, version=rt.version, kind=rt.kind)
+                                 group=served.group, version=served.version, kind=served.kind)
         opts = self.write_options(request, query)
-        self.check_fields(rt, body, query, warnings)
+        self.check_fields(served, body, query, warnings)
+        body = self.into(request, rt, body)
         meta = body.get("metadata")
         if not isinstance(meta, dict):
             raise errors.BadRequest("metadata must be an object")
@@ -314,7 +351,7 @@ class ResourceHandlers:
 
         obj = await self.objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
                                                    subresource=subresource)
-        return json_response(obj, 200)
+        return json_response(self.out(request, rt, obj), 200)
 
     async def _patch(self, request: web.Request, info: RequestInfo, rt: ResourceType,
                      namespace: str | None, query: dict[str, str],
@@ -342,7 +379,7 @@ class ResourceHandlers:
         def mutate(current: Obj) -> Obj:
             from kubepy.api import patch as patches
 
-            base = copy.deepcopy(current)
+            base = copy.deepcopy(self.out(request, rt, current))
             if patch_type == neg.JSON_PATCH:
                 new = patches.apply_json_patch(base, doc)
             elif patch_type == neg.MERGE_PATCH:
@@ -351,18 +388,19 @@ class ResourceHandlers:
                 new = patches.apply_strategic_merge_patch(base, doc, schema)
             if not isinstance(new, dict):
                 raise errors.BadRequest("the patch produced a value that is not an object")
+            self.check_fields(request.get("served", rt), new, query, warnings)
+            new = self.into(request, rt, new)
             new_meta = new.get("metadata") or {}
             if new_meta.get("resourceVersion") not in (None, "",
                                                        current["metadata"]["resourceVersion"]):
                 raise _conflict(rt, info.name)
-            self.check_fields(rt, new, query, warnings)
             new.setdefault("metadata", {})["resourceVersion"] = current["metadata"][
                 "resourceVersion"]
             return self.managed(rt, current, new, opts, subresource)
 
         obj = await self.objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
                                                    subresource=subresource)
-        return json_response(obj, 201 if created else 200)
+        return json_response(self.out(request, rt, obj), 201 if created else 200)
 
     async def _apply(self, request: web.Request, info: RequestInfo, rt: ResourceType,
                      namespace: str | None, query: dict[str, str], warnings: Warnings,
@@ -372,7 +410,8 @@ class ResourceHandlers:
 
         schema = schema_for(rt)
         config = copy.deepcopy(config)
-        self.check_fields(rt, config, query, warnings)
+        self.check_fields(request.get("served", rt), config, query, warnings)
+        config = self.into(request, rt, config)
         cmeta = config.get("metadata") or {}
         if cmeta.get("name") and cmeta["name"] != info.name:
             raise errors.BadRequest(f"the name of the object ({cmeta['name']}) does not match "
@@ -399,7 +438,7 @@ class ResourceHandlers:
         obj = await self.objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
                                                    subresource=subresource,
                                                    create_missing=create_missing)
-        return json_response(obj, 201 if created else 200)
+        return json_response(self.out(request, rt, obj), 201 if created else 200)
 
     async def _status_subresource(self, request: web.Request, info: RequestInfo,
                                   rt: ResourceType, namespace: str | None,
@@ -458,7 +497,7 @@ class ResourceHandlers:
         options = await self.delete_options(request, query)
         obj, deleted = await self.objects.delete(rt, namespace, info.name, options)
         if strategy.return_deleted_object(rt) or not deleted:
-            return json_response(obj)
+            return json_response(self.out(request, rt, obj))
         details: Obj = {"name": info.name, "kind": rt.plural,
                         "uid": obj["metadata"].get("uid", "")}
         if rt.group:

@@ -68,11 +68,7 @@ def _advertise_ip(bind_address: str) -> str:
 
 def install_hooks(objects: Objects) -> None:
     """Defaulting and validation from kubepy.api (pure modules)."""
-    try:  # TEMPORARY while the defaulting package lands
-        from kubepy.api.defaults import apply_defaults
-    except ImportError:
-        def apply_defaults(g, v, k, obj):  # type: ignore
-            return obj
+    from kubepy.api.defaults import apply_defaults
     from kubepy.api.validation import validate_create, validate_update
 
     def defaulter(rt: ResourceType, obj: dict[str, Any]) -> None:
