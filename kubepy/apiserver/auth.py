@@ -75,5 +75,20 @@ class TokenAuthenticator:
         return user
 
 
+def load_token_file(path: str) -> dict[str, User]:
+    """kube-apiserver's ``--token-auth-file``: CSV lines ``token,user,uid[,"g1,g2"]``."""
+    import csv
+
+    tokens: dict[str, User] = {}
+    with open(path, newline="") as f:
+        for row in csv.reader(f):
+            if not row or row[0].startswith("#") or len(row) < 3:
+                continue
+            groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 \
+                else ()
+            tokens[row[0].strip()] = User(row[1].strip(), groups, row[2].strip())
+    return tokens
+
+
 def is_anonymous_path(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in ANONYMOUS_PATHS)

@@ -40,6 +40,8 @@ def _server_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--cluster-dns", default="10.43.0.10")
     p.add_argument("--node-name", default=None)
     p.add_argument("--token", default=None, help="shared secret agents join with")
+    p.add_argument("--token-auth-file", default=None,
+                   help='static bearer tokens, CSV lines: token,user,uid[,"group1,group2"]')
     p.add_argument("--log-level", default="INFO")
 
 
@@ -55,6 +57,10 @@ def _run_server(args: argparse.Namespace) -> int:
         datastore_endpoint=args.datastore_endpoint, service_cidr=args.service_cidr,
         cluster_cidr=args.cluster_cidr, cluster_domain=args.cluster_domain,
         write_kubeconfig=args.write_kubeconfig)
+    if args.token_auth_file:
+        from kubepy.apiserver.auth import load_token_file
+
+        config.tokens.update(load_token_file(args.token_auth_file))
     server = ApiServer(config)
 
     try:
