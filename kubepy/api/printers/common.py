@@ -8,7 +8,7 @@ formatted by kubepy is byte-for-byte the cell a 1.32 apiserver sends:
 * ``since`` / ``age`` give ``<unknown>`` for a missing timestamp, as
   ``translateTimestampSince`` does.
 * ``format_labels`` is ``labels.FormatLabels`` (``a=b,c=d`` or ``<none>``) and
-  ``selector_string`` is ``LabelSelectorAsSelector(...).String()``.
+  ``selector_string`` is ``LabelSelectorAsSelector(...).String()`` (from ``api.labels``).
 
 Objects are the JSON dicts of the served version, already defaulted by the apiserver;
 where a defaulted field is nevertheless absent, printers assume its default value.
@@ -20,6 +20,9 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Union
+
+from kubepy.api.labels import selector_to_string
+from kubepy.errors import BadRequest as SelectorError
 
 Obj = dict[str, Any]
 Cell = Union[str, int, bool]
@@ -231,39 +234,12 @@ def format_labels(labels: Obj | None) -> str:
     return ",".join(f"{k}={labels[k]}" for k in sorted(labels))
 
 
-class SelectorError(ValueError):
-    """The label selector cannot be turned into a ``labels.Selector``."""
-
-
-_OPERATORS = {"In": " in ", "NotIn": " notin ", "Exists": "", "DoesNotExist": ""}
-
-
 def selector_string(selector: Obj | None) -> str:
-    """``metav1.LabelSelectorAsSelector(selector).String()``.
+    """``metav1.LabelSelectorAsSelector(selector).String()`` ("" for a nil or empty one).
 
-    A nil or empty selector gives ""; requirements are sorted by key and set values
-    sorted, e.g. ``app=web,tier in (a,b),!canary``. Raises SelectorError when invalid.
+    Raises ``SelectorError`` (a ``BadRequest``) when the selector is invalid.
     """
-    if not selector:
-        return ""
-    requirements: list[tuple[str, str]] = []
-    for key, value in (selector.get("matchLabels") or {}).items():
-        requirements.append((key, f"{key}={value}"))
-    for expr in selector.get("matchExpressions") or []:
-        key, op = str(expr.get("key", "")), expr.get("operator")
-        values = [str(v) for v in expr.get("values") or []]
-        if op not in _OPERATORS:
-            raise SelectorError(f"{op!r} is not a valid label selector operator")
-        if op in ("In", "NotIn"):
-            if not values:
-                raise SelectorError("for 'in', 'notin' operators, values set can't be empty")
-            requirements.append((key, f"{key}{_OPERATORS[op]}({','.join(sorted(values))})"))
-        else:
-            if values:
-                raise SelectorError("values set must be empty for exists and does not exist")
-            requirements.append((key, key if op == "Exists" else f"!{key}"))
-    requirements.sort(key=lambda r: r[0])
-    return ",".join(text for _, text in requirements)
+    return selector_to_string(selector)
 
 
 def format_label_selector(selector: Obj | None) -> str:
