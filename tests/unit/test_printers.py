@@ -63,7 +63,7 @@ def test_human_duration(delta: timedelta, text: str) -> None:
 @pytest.mark.parametrize("raw, text", [
     ("1000m", "1"), ("1024Mi", "1Gi"), ("0.5", "500m"), ("1200000", "1200k"), ("1500", "1500"),
     ("0.5Gi", "512Mi"), ("1.5Ki", "1536"), ("1e3", "1e3"), ("10Gi", "10Gi"), ("0", "0"),
-    (2, "2"), ("100m", "100m"), ("-1.5", "-1500m"), (None, "<nil>"),
+    (2, "2"), ("100m", "100m"), ("-1.5", "-1500m"), (None, "<nil>"), ("bogus", "bogus"),
 ])
 def test_canonical_quantity(raw: Any, text: str) -> None:
     assert canonical_quantity(raw) == text
