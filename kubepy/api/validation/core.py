@@ -18,7 +18,7 @@ from kubepy.api.validation import field as f
 from kubepy.api.validation._quantity import QUANTITY_ERROR, parse_quantity
 from kubepy.api.validation.meta import validate_annotations, validate_labels
 from kubepy.api.validation.names import (
-    is_config_map_key, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain,
+    is_config_map_key, is_dns1123_label, is_dns1123_subdomain,
     is_qualified_name, is_valid_port_num,
 )
 from kubepy.api.validation.pod import (
