@@ -11,6 +11,7 @@ from kubepy.api.defaults import apply_defaults
 from kubepy.api.validation import validate_create, validate_update
 from kubepy.api.validation.cron import parse_schedule, schedule_error
 from kubepy.api.validation.names import is_dns1123_label, is_qualified_name
+from kubepy.api.validation.pod import validate_resources
 from kubepy.errors import invalid
 
 SUBDOMAIN_MSG = (
@@ -374,6 +375,13 @@ def test_invalid_error_message_joins_causes() -> None:
 ], ids=["prefixed", "two-slashes", "empty-prefix", "too-long"])
 def test_qualified_name(value: str, errors: list[str]) -> None:
     assert is_qualified_name(value) == errors
+
+
+def test_resources_message_uses_canonical_quantities() -> None:
+    causes = validate_resources({"requests": {"cpu": "1500m"}, "limits": {"cpu": "1.0"}},
+                                "spec.containers[0].resources")
+    assert [c["message"] for c in causes] == [
+        'Invalid value: "1500m": must be less than or equal to cpu limit of 1']
 
 
 def test_dns1123_label_too_long() -> None:

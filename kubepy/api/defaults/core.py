@@ -16,7 +16,8 @@ import base64
 from typing import Any
 
 from kubepy.api.defaults.pod import (
-    _dict, _list, default_pod, default_pod_template, default_pvc_spec, qos_class,
+    _dict, _list, default_pod, default_pod_template, default_pvc_spec, default_resource_list,
+    qos_class,
 )
 
 Obj = dict[str, Any]
@@ -145,6 +146,7 @@ def default_namespace(ns: Obj) -> None:
 
 def default_persistent_volume(pv: Obj) -> None:
     spec = _dict(pv, "spec")
+    default_resource_list(spec.get("capacity"))
     if not spec.get("persistentVolumeReclaimPolicy"):
         spec["persistentVolumeReclaimPolicy"] = "Retain"
     if spec.get("volumeMode") is None:

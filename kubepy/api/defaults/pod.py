@@ -10,7 +10,11 @@ dict they are given; ``kubepy.api.defaults.apply_defaults`` works on a copy.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
+
+from kubepy.api.quantity import QuantityError, format_quantity, parse
 
 Obj = dict[str, Any]
 
@@ -51,6 +55,26 @@ def image_pull_policy(image: str) -> str:
     return "Always" if tag == "latest" else "IfNotPresent"
 
 
+def default_resource_list(resources: Any) -> None:
+    """``SetDefaults_ResourceList``: quantities rounded up to milli precision, and written
+    back in canonical form (``0.5`` -> ``500m``, ``1024Mi`` -> ``1Gi``) as the apiserver
+    returns them. Unparseable values are left for validation to report."""
+    if not isinstance(resources, dict):
+        return
+    for name, value in list(resources.items()):
+        try:
+            q = parse(value)
+        except (QuantityError, TypeError):
+            continue
+        millis = Fraction(q.value) * 1000
+        if millis.denominator != 1:
+            rounded = Fraction(math.ceil(millis), 1000) if millis > 0 \
+                else Fraction(math.floor(millis), 1000)
+            resources[name] = format_quantity(rounded, q.format)
+        else:
+            resources[name] = str(q)
+
+
 def default_object_field_selector(selector: Any) -> None:
     if isinstance(selector, dict):
         selector.setdefault("apiVersion", "v1")
@@ -88,7 +112,9 @@ def default_container(c: Obj) -> None:
         c["terminationMessagePath"] = "/dev/termination-log"
     if not c.get("terminationMessagePolicy"):
         c["terminationMessagePolicy"] = "File"
-    _dict(c, "resources")  # a non-pointer struct: always serialized, as {}
+    resources = _dict(c, "resources")  # a non-pointer struct: always serialized, as {}
+    default_resource_list(resources.get("limits"))
+    default_resource_list(resources.get("requests"))
     for port in _list(c.get("ports")):
         if isinstance(port, dict) and not port.get("protocol"):
             port["protocol"] = "TCP"  # +default="TCP"
@@ -104,8 +130,14 @@ def default_container(c: Obj) -> None:
 
 
 def default_pvc_spec(spec: Any) -> None:
-    if isinstance(spec, dict) and spec.get("volumeMode") is None:
+    if not isinstance(spec, dict):
+        return
+    if spec.get("volumeMode") is None:
         spec["volumeMode"] = "Filesystem"
+    resources = spec.get("resources")
+    if isinstance(resources, dict):
+        default_resource_list(resources.get("requests"))
+        default_resource_list(resources.get("limits"))
 
 
 def default_volume(volume: Obj) -> None:

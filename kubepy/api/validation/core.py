@@ -15,7 +15,7 @@ import ipaddress
 from typing import Any, Callable, Mapping
 
 from kubepy.api.validation import field as f
-from kubepy.api.validation._quantity import QUANTITY_ERROR, parse_quantity
+from kubepy.api.quantity import QuantityError, parse_quantity
 from kubepy.api.validation.meta import validate_annotations, validate_labels
 from kubepy.api.validation.names import (
     is_config_map_key, is_dns1123_label, is_dns1123_subdomain,
@@ -43,6 +43,23 @@ STANDARD_FINALIZERS = {"kubernetes"}
 
 def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _quantity(value: Any) -> Any:
+    try:
+        return parse_quantity(value)
+    except (QuantityError, TypeError):
+        return None
+
+
+def _quantity_error(value: Any) -> str:
+    try:
+        parse_quantity(value)
+    except QuantityError as err:
+        return err.message
+    except TypeError:
+        pass
+    return "must be a quantity"
 
 
 def _nonnegative(value: Any, path: str) -> list[Cause]:
@@ -333,9 +350,9 @@ def validate_pvc_spec(spec: Any, path: str = "spec") -> list[Cause]:
     if storage is None:
         causes.append(f.required(spath))
     else:
-        q = parse_quantity(storage)
+        q = _quantity(storage)
         if q is None:
-            causes.append(f.invalid(spath, storage, QUANTITY_ERROR))
+            causes.append(f.invalid(spath, storage, _quantity_error(storage)))
         elif q <= 0:
             causes.append(f.invalid(spath, storage, "must be greater than zero"))
     mode = spec.get("volumeMode")
@@ -370,7 +387,7 @@ def validate_pvc_update(new: Obj, old: Obj) -> list[Cause]:
                                   "resources.requests and volumeAttributesClassName for "
                                   "bound claims"))
     elif bound:
-        new_q, old_q = parse_quantity(new_storage), parse_quantity(old_storage)
+        new_q, old_q = _quantity(new_storage), _quantity(old_storage)
         if new_q is not None and old_q is not None and new_q < old_q:
             causes.append(f.forbidden("spec.resources.requests.storage",
                                       "field can not be less than previous value"))
@@ -389,8 +406,9 @@ def validate_pv(pv: Obj) -> list[Cause]:
     if not capacity:
         causes.append(f.required("spec.capacity"))
     for name, value in sorted(capacity.items()):
-        if parse_quantity(value) is None:
-            causes.append(f.invalid(f.key("spec.capacity", name), value, QUANTITY_ERROR))
+        if _quantity(value) is None:
+            causes.append(f.invalid(f.key("spec.capacity", name), value,
+                                    _quantity_error(value)))
     sources = [k for k in spec if k not in _PV_NON_SOURCE]
     if not sources:
         causes.append(f.required("spec", "must specify a volume type"))

@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-QUALIFIED_NAME_ERR = ("must consist of alphanumeric characters, '-', '_' or '.', and must "
-                      "start and end with an alphanumeric character")
-LABEL_VALUE_FMT = f"({QUALIFIED_NAME_FMT})?"
-LABEL_VALUE_ERR = ("a valid label must be an empty string or consist of alphanumeric "
-                   "characters, '-', '_' or '.', and must start and end with an alphanumeric "
-                   "character")
+# Label keys and values have one implementation, shared with selector parsing; a
+# qualified name (annotation keys, finalizers) follows the label key rule.
+from kubepy.api.labels import validate_label_key as is_qualified_name
+from kubepy.api.labels import validate_label_value as is_valid_label_value
+
+__all__ = ["is_qualified_name", "is_valid_label_value", "is_dns1123_label",
+           "is_dns1123_subdomain", "is_dns1035_label", "is_config_map_key",
+           "is_valid_port_num", "is_valid_port_name", "is_path_segment_name", "regex_error"]
+
 DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_LABEL_ERR = ("a lowercase RFC 1123 label must consist of lower case alphanumeric "
                      "characters or '-', and must start and end with an alphanumeric character")
@@ -36,16 +38,12 @@ C_IDENTIFIER_FMT = "[A-Za-z_][A-Za-z0-9_]*"
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
-QUALIFIED_NAME_MAX = 63
-LABEL_VALUE_MAX = 63
 
 
 def _full(fmt: str) -> re.Pattern[str]:
     return re.compile(f"^(?:{fmt})$")
 
 
-_QUALIFIED_NAME = _full(QUALIFIED_NAME_FMT)
-_LABEL_VALUE = _full(LABEL_VALUE_FMT)
 _DNS1123_LABEL = _full(DNS1123_LABEL_FMT)
 _DNS1123_SUBDOMAIN = _full(DNS1123_SUBDOMAIN_FMT)
 _DNS1035_LABEL = _full(DNS1035_LABEL_FMT)
@@ -101,41 +99,6 @@ def is_dns1035_label(value: str) -> list[str]:
         errs.append(max_len_error(DNS1123_LABEL_MAX))
     if not _DNS1035_LABEL.match(value):
         errs.append(regex_error(DNS1035_LABEL_ERR, DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
-
-
-def is_qualified_name(value: str) -> list[str]:
-    """Label and annotation keys, finalizers: ``[prefix/]name``."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part " + empty_error())
-        else:
-            errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
-    else:
-        return ["a qualified name " + regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT,
-                                                  "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    if not name:
-        errs.append("name part " + empty_error())
-    elif len(name) > QUALIFIED_NAME_MAX:
-        errs.append("name part " + max_len_error(QUALIFIED_NAME_MAX))
-    if not _QUALIFIED_NAME.match(name):
-        errs.append("name part " + regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT,
-                                               "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def is_valid_label_value(value: str) -> list[str]:
-    errs = []
-    if len(value) > LABEL_VALUE_MAX:
-        errs.append(max_len_error(LABEL_VALUE_MAX))
-    if not _LABEL_VALUE.match(value):
-        errs.append(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from kubepy.api.validation import field as f
-from kubepy.api.validation._quantity import QUANTITY_ERROR, parse_quantity
+from kubepy.api.quantity import QuantityError, canonical_quantity, parse_quantity
 from kubepy.api.validation.meta import validate_label_name, validate_labels
 from kubepy.api.validation.names import (
     inclusive_range_error, is_dns1123_label, is_dns1123_subdomain, is_valid_label_value,
@@ -58,27 +58,31 @@ def _nonnegative(value: Any, path: str) -> list[Cause]:
 
 
 def validate_resources(resources: Any, path: str) -> list[Cause]:
-    """``ValidateResourceRequirements``: parseable, non-negative, requests <= limits."""
+    """``ValidateResourceRequirements``: parseable, non-negative, requests <= limits.
+    Values are shown in canonical form, as Go's ``Quantity.String()`` shows them."""
     causes: list[Cause] = []
     resources = _m(resources)
     parsed: dict[str, dict[str, Any]] = {"limits": {}, "requests": {}}
     for part in ("limits", "requests"):
         for name, value in sorted(_m(resources.get(part)).items()):
             qpath = f.key(f.child(path, part), name)
-            q = parse_quantity(value)
-            if q is None:
-                causes.append(f.invalid(qpath, value, QUANTITY_ERROR))
-            elif q < 0:
-                causes.append(f.invalid(qpath, value, f.IS_NEGATIVE))
+            try:
+                q = parse_quantity(value)
+            except QuantityError as err:
+                causes.append(f.invalid(qpath, value, err.message))
+                continue
+            if q < 0:
+                causes.append(f.invalid(qpath, canonical_quantity(value), f.IS_NEGATIVE))
             else:
                 parsed[part][name] = q
-    limits = _m(resources.get("limits"))
     for name, q in parsed["requests"].items():
         limit = parsed["limits"].get(name)
         if limit is not None and q > limit:
+            request_text = canonical_quantity(resources["requests"][name])
+            limit_text = canonical_quantity(resources["limits"][name])
             causes.append(f.invalid(
-                f.child(path, "requests"), str(resources["requests"][name]),
-                f"must be less than or equal to {name} limit of {limits[name]}"))
+                f.child(path, "requests"), request_text,
+                f"must be less than or equal to {name} limit of {limit_text}"))
     return causes
 
 
