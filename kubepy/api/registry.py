@@ -38,8 +38,8 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ALL_VERBS
     subresources: tuple[Subresource, ...] = ()
-    # Stored at /registry/<storage_prefix>/...; defaults to the group-qualified plural as
-    # the kube-apiserver does for non-core groups ("deployments", "apiextensions.k8s.io/...").
+    # Stored at /registry/<storage_resource>/...; defaults to the plural, with the
+    # kube-apiserver's exceptions (nodes are "minions", services "services/specs", ...).
     storage_resource: str = ""
     # Served but not stored (review APIs: create-only, answered on the spot).
     virtual: bool = False
@@ -102,8 +102,8 @@ def _rt(group: str, version: str, plural: str, kind: str, namespaced: bool = Tru
     subresources = list(subs)
     if status:
         subresources.insert(0, _status(kind))
-    if group and not storage and group not in ("apps", "batch", "autoscaling", "policy"):
-        storage = f"{group}/{plural}"
+    if group == "apiextensions.k8s.io" and not storage:
+        storage = f"{group}/{plural}"  # the apiserver's own key for CRDs
     return ResourceType(group, version, plural, kind, namespaced, kind.lower(),
                         tuple(short), tuple(cats), verbs, tuple(subresources), storage, virtual)
 
@@ -133,7 +133,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _rt("", "v1", "limitranges", "LimitRange", short=["limits"]),
     _rt("", "v1", "namespaces", "Namespace", False, short=["ns"], status=True,
         subs=[Subresource("finalize", "Namespace", ("update",))], verbs=NO_COLLECTION_DELETE),
-    _rt("", "v1", "nodes", "Node", False, short=["no"], status=True,
+    _rt("", "v1", "nodes", "Node", False, short=["no"], status=True, storage="minions",
         subs=[Subresource("proxy", "NodeProxyOptions",
                           ("create", "delete", "get", "patch", "update"))]),
     _rt("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=["pvc"], status=True),
@@ -180,7 +180,8 @@ BUILTIN: tuple[ResourceType, ...] = (
     _rt("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, short=["sc"]),
     # networking.k8s.io/v1
     _rt("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),
-    _rt("networking.k8s.io", "v1", "ingresses", "Ingress", short=["ing"], status=True),
+    _rt("networking.k8s.io", "v1", "ingresses", "Ingress", short=["ing"], status=True,
+        storage="ingress"),
     _rt("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=["netpol"]),
     # policy/v1
     _rt("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=["pdb"],

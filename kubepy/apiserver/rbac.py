@@ -76,19 +76,19 @@ class RBACAuthorizer:
 
     def _roles_for(self, user: User, namespace: str) -> Iterable[tuple[Obj, str]]:
         """Yield (role object, binding namespace or '') granted to the user."""
-        crbs = self._objects_under("/registry/rbac.authorization.k8s.io/clusterrolebindings/")
-        croles = self._objects_under("/registry/rbac.authorization.k8s.io/clusterroles/")
+        crbs = self._objects_under("/registry/clusterrolebindings/")
+        croles = self._objects_under("/registry/clusterroles/")
         for crb in crbs.values():
             if any(_subject_matches(s, user, "") for s in crb.get("subjects") or []):
-                role = croles.get("/registry/rbac.authorization.k8s.io/clusterroles/"
+                role = croles.get("/registry/clusterroles/"
                                   + crb.get("roleRef", {}).get("name", ""))
                 if role:
                     yield role, ""
         if not namespace:
             return
-        rbs = self._objects_under("/registry/rbac.authorization.k8s.io/rolebindings/")
-        roles = self._objects_under("/registry/rbac.authorization.k8s.io/roles/")
-        prefix = f"/registry/rbac.authorization.k8s.io/rolebindings/{namespace}/"
+        rbs = self._objects_under("/registry/rolebindings/")
+        roles = self._objects_under("/registry/roles/")
+        prefix = f"/registry/rolebindings/{namespace}/"
         for key, rb in rbs.items():
             if not key.startswith(prefix):
                 continue
@@ -96,10 +96,10 @@ class RBACAuthorizer:
                 continue
             ref = rb.get("roleRef", {})
             if ref.get("kind") == "ClusterRole":
-                role = croles.get("/registry/rbac.authorization.k8s.io/clusterroles/"
+                role = croles.get("/registry/clusterroles/"
                                   + ref.get("name", ""))
             else:
-                role = roles.get(f"/registry/rbac.authorization.k8s.io/roles/{namespace}/"
+                role = roles.get(f"/registry/roles/{namespace}/"
                                  + ref.get("name", ""))
             if role:
                 yield role, namespace

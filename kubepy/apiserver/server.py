@@ -20,6 +20,7 @@ from aiohttp import web
 
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.apiserver import certs
+from kubepy.apiserver.admission import CreateAdmission
 from kubepy.apiserver.app import AppState, build_app
 from kubepy.apiserver.auth import TokenAuthenticator, User
 from kubepy.apiserver.bootstrap import bootstrap
@@ -143,6 +144,7 @@ class ApiServer:
         self.allocator = ServiceAllocator(
             cfg.service_cidr, lambda: hub.cache_for("/registry/services/specs/").objects)
         objects.mutators.append(self.allocator.admit)
+        objects.mutators.append(CreateAdmission(hub).admit)
         handlers = ResourceHandlers(self.registry, objects, hub, self.store)
         authorizer = RBACAuthorizer(lambda prefix: hub.cache_for(prefix).objects)
         Subresources(handlers, authorizer)
