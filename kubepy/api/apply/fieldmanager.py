@@ -57,7 +57,7 @@ from kubepy.api.apply.managed import (
     ordered_conflicts,
 )
 from kubepy.api.apply.merge import ApplyConflicts, apply_configuration, record_update
-from kubepy.api.apply.shape import Shape, ShapeError, root_shape
+from kubepy.api.apply.shape import Shape, ShapeError, root_shape, zero_object
 from kubepy.api.apply.typed import check_configuration, compare, field_set
 from kubepy.api.schema import SchemaNode
 
@@ -186,9 +186,10 @@ def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, ma
     if not managed.fields and not creating:
         return _with_managed_fields(new, managed)  # untracked objects stay untracked
     key = ManagerKey.build(manager, UPDATE, api_version, subresource)
-    live = _without_managed_fields(old) if old is not None else {}
+    shape = root_shape(schema)
+    live = _without_managed_fields(old) if old is not None else zero_object(shape)
     try:
-        _track_update(live, _without_managed_fields(new), managed, key, now=now, shape=root_shape(schema),
+        _track_update(live, _without_managed_fields(new), managed, key, now=now, shape=shape,
                       version=api_version, ignored=_ignored(subresource, reset_fields))
     except ShapeError:
         out = _clone(_without_managed_fields(new))
@@ -239,7 +240,7 @@ def server_side_apply(live: dict[str, Any] | None, config: dict[str, Any], *, ma
         tracked = managed.copy()
         if not tracked.fields and live is not None:
             first = ManagerKey.build(BEFORE_FIRST_APPLY, UPDATE, version, subresource)
-            _track_update({}, live_obj, tracked, first, now=now, shape=shape, version=version, ignored=ignored)
+            _track_update(zero_object(shape), live_obj, tracked, first, now=now, shape=shape, version=version, ignored=ignored)
         result = apply_configuration(live_obj, config, shape, version, tracked.fields, key,
                                      force=force_now, ignored=ignored)
         _strip_meta(tracked, key)

@@ -155,6 +155,26 @@ class Shape:
 
 _DEDUCED_SHAPE = Shape(DEDUCED)
 
+# Struct fields that Go types hold by value (not by pointer), and lists without omitempty:
+# the apiserver's empty object of a built-in kind already has them, so creating an object
+# does not make them members of the creator's field set.
+_VALUE_STRUCT_FIELDS = ("metadata", "spec", "status", "template", "jobTemplate", "strategy", "updateStrategy")
+_NULL_LIST_FIELDS = ("containers",)
+
+
+def zero_object(shape: Shape, depth: int = 0) -> dict[str, Any]:
+    """The shape of a built-in kind's empty object (``{}`` without schema), for create."""
+    out: dict[str, Any] = {}
+    if shape.kind != STRUCT or depth > 8:
+        return out
+    for name in _VALUE_STRUCT_FIELDS:
+        if shape.declared(name) and shape.child(name).kind == STRUCT:
+            out[name] = zero_object(shape.child(name), depth + 1)
+    for name in _NULL_LIST_FIELDS:
+        if shape.declared(name) and shape.child(name).kind == LIST:
+            out[name] = None
+    return out
+
 _ROOTS: dict[int, tuple[dict[str, Any], Shape]] = {}
 
 
