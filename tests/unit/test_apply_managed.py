@@ -228,3 +228,22 @@ def test_update_managers_are_capped_into_ancient_changes():
     bucket = managed.fields[ManagerKey("ancient-changes", "Update", "v1")]
     assert bucket.paths == {(("f", "f0"),), (("f", "f1"),), (("f", "f2"),)}
     assert managed.times[ManagerKey("ancient-changes", "Update", "v1")] == "2024-05-01T10:02:00Z"
+
+
+@pytest.mark.parametrize(
+    "manager, user_agent, expected",
+    [
+        ("helm", "kubectl/v1.32.0 (linux/amd64) kubernetes/abc", "helm"),
+        (None, "kubectl/v1.32.0 (linux/amd64) kubernetes/abc", "kubectl"),
+        ("", "Go-http-client/2.0", "Go-http-client"),
+        (None, "OpenAPI-Generator/31.0.0/python", "OpenAPI-Generator"),
+        (None, "a\x00b", "ab"),
+        (None, "x" * 200, "x" * 128),
+        (None, None, ""),
+    ],
+    ids=["field-manager-wins", "kubectl", "go-client", "python-client", "unprintable-skipped", "truncated", "none"],
+)
+def test_manager_from_user_agent(manager, user_agent, expected):
+    from kubepy.api.apply import manager_from_user_agent
+
+    assert manager_from_user_agent(manager, user_agent) == expected

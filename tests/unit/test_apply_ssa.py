@@ -372,3 +372,11 @@ def test_apply_does_not_mutate_its_arguments():
     before = json.dumps([live, config], sort_keys=True)
     apply(live, config, force=True, schema=DEPLOYMENT, now=T2)
     assert json.dumps([live, config], sort_keys=True) == before
+
+
+def test_custom_resource_metadata_is_typed_as_object_meta():
+    cr = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "labels": {"app": "x"}},
+          "spec": {"size": 1}}
+    obj = apply(None, cr, schema=None)
+    assert entry(obj, "mgr")["fieldsV1"] == {"f:metadata": {"f:labels": {"f:app": {}}},
+                                             "f:spec": {".": {}, "f:size": {}}}

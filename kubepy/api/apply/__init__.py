@@ -16,6 +16,7 @@ from kubepy.api.apply.fieldmanager import (
     STRIPPED_FIELDS,
     TypedObjectError,
     default_reset_fields,
+    manager_from_user_agent,
     server_side_apply,
     update_managed_fields,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "TypedObjectError",
     "default_reset_fields",
     "from_fields_v1",
+    "manager_from_user_agent",
     "path_string",
     "server_side_apply",
     "to_fields_v1",

@@ -78,6 +78,28 @@ STRIPPED_FIELDS: frozenset[Path] = frozenset(
 )
 
 
+FIELD_MANAGER_MAX_LENGTH = 128
+
+
+def manager_from_user_agent(manager: str | None, user_agent: str | None) -> str:
+    """The manager a write is recorded under: ``fieldManager``, else the User-Agent product.
+
+    ``kubectl/v1.32.0 (linux/amd64) kubernetes/abc`` gives ``kubectl``; unprintable
+    characters are skipped and the result stops before 128 bytes, as upstream.
+    """
+    if manager:
+        return manager
+    out, size = [], 0
+    for ch in (user_agent or "").split("/", 1)[0]:
+        if not ch.isprintable():
+            continue
+        size += len(ch.encode())
+        if size > FIELD_MANAGER_MAX_LENGTH:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
 class TypedObjectError(errors.StatusError):
     """An object the schema cannot type; upstream answers a bare 500 (empty reason)."""
 

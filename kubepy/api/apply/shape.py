@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubepy.api.apply.fieldpath import PathElement, freeze
-from kubepy.api.schema import SchemaNode
+from kubepy.api.schema import SchemaNode, schemas
 
 SCALAR, STRUCT, MAP, LIST, DEDUCED = "scalar", "struct", "map", "list", "deduced"
 
@@ -36,7 +36,7 @@ class ShapeError(ValueError):
 
 
 class Shape:
-    __slots__ = ("kind", "atomic", "list_type", "keys", "_node", "_children", "_item")
+    __slots__ = ("kind", "atomic", "list_type", "keys", "_node", "_fields", "_children", "_item")
 
     def __init__(self, kind: str, node: SchemaNode | None = None, *, atomic: bool = False,
                  list_type: str = "atomic", keys: tuple[str, ...] = ()) -> None:
@@ -45,6 +45,7 @@ class Shape:
         self.list_type = list_type
         self.keys = keys
         self._node = node
+        self._fields: frozenset[str] = frozenset(node.raw.get("properties") or ()) if kind == STRUCT and node else frozenset()
         self._children: dict[str, Shape] = {}
         self._item: Shape | None = None
 
@@ -70,7 +71,7 @@ class Shape:
 
     def declared(self, name: str) -> bool:
         """Is ``name`` a declared field of a struct (structured-merge-diff's named fields)?"""
-        return self.kind == STRUCT and name in (self._node.raw.get("properties") or {})  # type: ignore[union-attr]
+        return name in self._fields
 
     def child(self, name: str) -> Shape:
         """The shape of field or map key ``name``."""
@@ -178,10 +179,22 @@ def zero_object(shape: Shape, depth: int = 0) -> dict[str, Any]:
 _ROOTS: dict[int, tuple[dict[str, Any], Shape]] = {}
 
 
+_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_SCHEMALESS_ROOT: list[Shape] = []
+
+
 def root_shape(schema: SchemaNode | None) -> Shape:
-    """The shape of a kind's root, cached per schema definition (shapes memoize children)."""
+    """The shape of a kind's root, cached per schema definition (shapes memoize children).
+
+    Without schema the root is deduced, except ``metadata``, which is always ObjectMeta (as
+    for custom resources upstream, whose schemas get ObjectMeta grafted in).
+    """
     if schema is None:
-        return _DEDUCED_SHAPE
+        if not _SCHEMALESS_ROOT:
+            root = Shape(DEDUCED)
+            root._children["metadata"] = Shape.of(schemas().node(_OBJECT_META))
+            _SCHEMALESS_ROOT.append(root)
+        return _SCHEMALESS_ROOT[0]
     hit = _ROOTS.get(id(schema.raw))
     if hit is not None and hit[0] is schema.raw:
         return hit[1]

@@ -141,15 +141,22 @@ def with_named_fields(paths: set[Path] | frozenset[Path], shape: Shape) -> set[P
     """Add every declared struct field that is a parent of a member (EnsureNamedFieldsAreMembers)."""
     out = set(paths)
     shapes: dict[Path, Shape] = {(): shape}
+
+    def shape_at(prefix: Path) -> Shape:
+        found = shapes.get(prefix)
+        if found is None:
+            found = shapes[prefix] = shape_at(prefix[:-1]).descend(prefix[-1])
+        return found
+
+    seen: set[Path] = set()
     for path in paths:
-        for n in range(1, len(path)):
+        for n in range(len(path) - 1, 0, -1):
             prefix = path[:n]
-            parent = shapes[path[: n - 1]]
-            here = shapes.get(prefix)
-            if here is None:
-                here = shapes[prefix] = parent.descend(path[n - 1])
-            pe = path[n - 1]
-            if pe[0] == "f" and parent.declared(pe[1]):
+            if prefix in seen:
+                break  # this prefix and all shorter ones are done
+            seen.add(prefix)
+            pe = prefix[-1]
+            if pe[0] == "f" and shape_at(prefix[:-1]).declared(pe[1]):
                 out.add(prefix)
     return out
 
