@@ -35,6 +35,7 @@ as the apiserver does after its field manager.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -76,8 +77,6 @@ STRIPPED_FIELDS: frozenset[Path] = frozenset(
         )
     ]
 )
-
-
 FIELD_MANAGER_MAX_LENGTH = 128
 
 
@@ -107,6 +106,7 @@ class TypedObjectError(errors.StatusError):
 
 
 def default_reset_fields(subresource: str) -> tuple[tuple[str, ...], ...]:
+    """Fields a write through ``subresource`` may not own (its strategy resets them)."""
     if subresource == "":
         return (("status",),)
     if subresource == "status":
@@ -255,40 +255,49 @@ def server_side_apply(live: dict[str, Any] | None, config: dict[str, Any], *, ma
     except ValueError as exc:
         raise errors.InternalError(f"failed to decode managed fields: {exc}") from exc
     live_obj = _without_managed_fields(live) if live is not None else {}
-    ignored = _ignored(subresource, reset_fields)
     key = ManagerKey.build(manager, APPLY, version, subresource)
-
-    def attempt(force_now: bool) -> tuple[dict[str, Any], Managed]:
-        tracked = managed.copy()
-        if not tracked.fields and live is not None:
-            first = ManagerKey.build(BEFORE_FIRST_APPLY, UPDATE, version, subresource)
-            _track_update(zero_object(shape), live_obj, tracked, first, now=now, shape=shape, version=version, ignored=ignored)
-        result = apply_configuration(live_obj, config, shape, version, tracked.fields, key,
-                                     force=force_now, ignored=ignored)
-        _strip_meta(tracked, key)
-        if result is None:
-            return live_obj, tracked
-        tracked.times[key] = now
-        return result, tracked
-
+    run = functools.partial(_apply_once, live_obj, config, managed, key, now=now, shape=shape, version=version,
+                            ignored=_ignored(subresource, reset_fields), existing=live is not None)
     try:
         try:
-            result, tracked = attempt(force)
+            result, tracked = run(force)
         except ApplyConflicts as conflict:
             remaining = conflict.conflicts
             if manager == KUBECTL_MANAGER:
-                allowed = _allowed_by_last_applied(live_obj, version, shape)
-                if allowed is not None:
-                    remaining = {k: paths - allowed for k, paths in remaining.items() if paths - allowed}
-                    if not remaining:
-                        result, tracked = attempt(True)
+                remaining = _not_allowed_by_last_applied(remaining, live_obj, version, shape)
+                if not remaining:
+                    result, tracked = run(True)
             if remaining:
                 raise conflict_error(ordered_conflicts(remaining)) from None
     except ShapeError as exc:
         raise _typed_error("live", live_obj, [str(exc)]) from exc
-    if manager == KUBECTL_MANAGER and _meta(result).get("annotations", {}).get(LAST_APPLIED_ANNOTATION):
+    if manager == KUBECTL_MANAGER and (_meta(result).get("annotations") or {}).get(LAST_APPLIED_ANNOTATION):
         result = _set_last_applied(result, _build_last_applied(config))
     return _with_managed_fields(result, tracked)
+
+
+def _apply_once(live: dict[str, Any], config: dict[str, Any], managed: Managed, key: ManagerKey, force: bool, *,
+                now: str, shape: Shape, version: str, ignored: set[Path], existing: bool) -> tuple[dict[str, Any], Managed]:
+    """One apply attempt on a copy of ``managed``: the resulting object and tracking."""
+    tracked = managed.copy()
+    if not tracked.fields and existing:
+        first = ManagerKey.build(BEFORE_FIRST_APPLY, UPDATE, version, key.subresource)
+        _track_update(zero_object(shape), live, tracked, first, now=now, shape=shape, version=version, ignored=ignored)
+    result = apply_configuration(live, config, shape, version, tracked.fields, key, force=force, ignored=ignored)
+    _strip_meta(tracked, key)
+    if result is None:
+        return live, tracked
+    tracked.times[key] = now
+    return result, tracked
+
+
+def _not_allowed_by_last_applied(conflicts: dict[ManagerKey, set[Path]], live: dict[str, Any], version: str,
+                                 shape: Shape) -> dict[ManagerKey, set[Path]]:
+    """The conflicts kubectl may not take over from its own client-side apply."""
+    allowed = _allowed_by_last_applied(live, version, shape)
+    if allowed is None:
+        return conflicts
+    return {k: paths - allowed for k, paths in conflicts.items() if paths - allowed}
 
 
 def _allowed_by_last_applied(live: dict[str, Any], version: str, shape: Shape) -> set[Path] | None:
