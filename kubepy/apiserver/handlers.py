@@ -299,15 +299,19 @@ class ResourceHandlers:
         for m in messages:
             warnings.add(m)
 
-    def managed(self, rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions,
+    @staticmethod
+    def managed(rt: ResourceType, old: Obj | None, new: Obj, opts: WriteOptions,
                 subresource: str = "") -> Obj:
-        try:
-            from kubepy.api.apply import update_managed_fields
-        except ImportError:
+        """managedFields for a write that is not an apply (``Objects`` calls this after
+        defaulting and admission, so defaulted fields belong to the writer)."""
+        from kubepy.api.apply import update_managed_fields
+
+        if subresource == "binding":
             return new
         return update_managed_fields(old, new, manager=opts.field_manager,
                                      schema=schema_for(rt), now=_now_str(),
-                                     api_version=rt.api_version, subresource=subresource)
+                                     api_version=rt.api_version, subresource=subresource,
+                                     reset_fields=_reset_fields(rt, subresource))
 
     async def _create(self, request: web.Request, info: RequestInfo, rt: ResourceType,
                       namespace: str | None, query: dict[str, str],
@@ -320,7 +324,7 @@ class ResourceHandlers:
                                  group=served.group, version=served.version, kind=served.kind)
         opts = self.write_options(request, query)
         self.check_fields(served, body, query, warnings)
-        body = self.managed(rt, None, self.into(request, rt, body), opts)
+        body = self.into(request, rt, body)
         obj = await self.objects.create(rt, namespace, body, opts)
         return json_response(self.out(request, rt, obj), 201)
 
@@ -347,7 +351,7 @@ class ResourceHandlers:
             new = copy.deepcopy(body)
             new.setdefault("metadata", {})["resourceVersion"] = current["metadata"][
                 "resourceVersion"]
-            return self.managed(rt, current, new, opts, subresource)
+            return new
 
         obj = await self.objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
                                                    subresource=subresource)
@@ -396,7 +400,7 @@ class ResourceHandlers:
                 raise _conflict(rt, info.name)
             new.setdefault("metadata", {})["resourceVersion"] = current["metadata"][
                 "resourceVersion"]
-            return self.managed(rt, current, new, opts, subresource)
+            return new
 
         obj = await self.objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
                                                    subresource=subresource)
@@ -409,6 +413,7 @@ class ResourceHandlers:
         from kubepy.api.apply import server_side_apply
 
         schema = schema_for(rt)
+        opts.manage_fields = False  # server_side_apply keeps managedFields itself
         config = copy.deepcopy(config)
         self.check_fields(request.get("served", rt), config, query, warnings)
         config = self.into(request, rt, config)
@@ -421,7 +426,9 @@ class ResourceHandlers:
         def mutate(current: Obj) -> Obj:
             new = server_side_apply(copy.deepcopy(current), config,
                                     manager=opts.field_manager, force=force, schema=schema,
-                                    now=_now_str(), subresource=subresource)
+                                    now=_now_str(), subresource=subresource,
+                                    reset_fields=_reset_fields(rt, subresource),
+                                    api_version=rt.api_version)
             new.setdefault("metadata", {})["resourceVersion"] = current["metadata"][
                 "resourceVersion"]
             return new
@@ -430,7 +437,9 @@ class ResourceHandlers:
             if subresource:
                 raise not_found(rt, info.name)
             new = server_side_apply(None, config, manager=opts.field_manager, force=force,
-                                    schema=schema, now=_now_str())
+                                    schema=schema, now=_now_str(),
+                                    reset_fields=_reset_fields(rt, ""),
+                                    api_version=rt.api_version)
             new.setdefault("metadata", {})["name"] = info.name
             created.append(True)
             return await self.objects.create(rt, namespace, new, opts)
@@ -523,6 +532,14 @@ class ResourceHandlers:
         return json_response({"kind": rt.list_kind, "apiVersion": rt.api_version,
                               "metadata": {"resourceVersion": str(self.hub.revision)},
                               "items": deleted})
+
+
+def _reset_fields(rt: ResourceType, subresource: str) -> Any:
+    """Fields a write through this endpoint may not own (None: the apply package's default,
+    which suits kinds with a status subresource)."""
+    if rt.subresource("status") is None and subresource == "":
+        return ()
+    return None
 
 
 def partial_metadata(obj: Obj, version: str = "v1") -> Obj:

@@ -64,6 +64,8 @@ class WriteOptions:
     dry_run: bool = False
     field_manager: str = ""
     user: str = ""
+    # False for server-side apply, which computes managedFields itself
+    manage_fields: bool = True
 
 
 @dataclass
@@ -92,6 +94,9 @@ class Objects:
             lambda rt, obj: [])
         self.update_validator: Callable[[ResourceType, Obj, Obj], list[dict[str, str]]] = (
             lambda rt, new, old: [])
+        # (rt, old, new, opts, subresource) -> new with metadata.managedFields updated
+        self.field_manager: Callable[[ResourceType, Obj | None, Obj, WriteOptions, str],
+                                     Obj] | None = None
 
     # ---------------------------------------------------------------- reads
 
@@ -137,6 +142,9 @@ class Objects:
         self.defaulter(rt, obj)
         for mutate in self.mutators:
             await mutate(rt, obj, None, "CREATE")
+        if opts.manage_fields and self.field_manager is not None:
+            obj = self.field_manager(rt, None, obj, opts, "")
+            meta = obj["metadata"]
         causes = self.create_validator(rt, obj)
         if causes:
             raise errors.invalid(rt.kind, meta["name"], causes, rt.group)
@@ -252,6 +260,9 @@ class Objects:
             self.defaulter(rt, new)
         for mutate in self.mutators:
             await mutate(rt, new, old, "UPDATE")
+        if opts.manage_fields and self.field_manager is not None:
+            new = self.field_manager(rt, old, new, opts, subresource)
+            meta = new["metadata"]
         # a binding only sets spec.nodeName, which pod update validation would refuse
         causes = self.update_validator(rt, new, old) if subresource != "binding" else []
         if causes:

@@ -141,6 +141,7 @@ class ApiServer:
         await hub.start()
         objects = self.objects = Objects(self.store, hub)
         install_hooks(objects)
+        objects.field_manager = ResourceHandlers.managed
         self.allocator = ServiceAllocator(
             cfg.service_cidr, lambda: hub.cache_for("/registry/services/specs/").objects)
         objects.mutators.append(self.allocator.admit)

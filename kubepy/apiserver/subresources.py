@@ -113,9 +113,10 @@ class Subresources:
                     "equal to 0")], "autoscaling")
             new = copy.deepcopy(current)
             new.setdefault("spec", {})["replicas"] = replicas
-            return self.h.managed(rt, current, new, opts, "scale")
+            return new
 
-        obj = await objects.guaranteed_update(rt, namespace, info.name, mutate, opts)
+        obj = await objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
+                                              subresource="scale")
         return json_response(scale_of(obj))
 
     # ---------------------------------------------------------------- binding
