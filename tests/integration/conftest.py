@@ -22,6 +22,7 @@ import itertools
 import json
 import queue
 import re
+import socket
 import sys
 import threading
 import uuid
@@ -106,6 +107,12 @@ class Api:
 
     def read(self, path: str, **kw: Any) -> Obj:
         return self.ok("GET", path, 200, **kw)
+
+    def make(self, path: str, obj: Obj, **kw: Any) -> Obj:
+        """Create, then read back: the stored object with its resourceVersion (tests of the
+        create response itself use ``create``)."""
+        name = self.create(path, obj, **kw)["metadata"]["name"]
+        return self.read(f"{path}/{name}")
 
 
 def assert_status(r: requests.Response, code: int, reason: str,
@@ -201,6 +208,17 @@ class Watch:
         return got
 
     def close(self) -> None:
+        # shut the socket down first: the reader thread holds the buffered reader's lock
+        # inside a blocking read, so a plain close() would wait for the read timeout
+        conn = getattr(self.response.raw, "connection", None) or getattr(
+            self.response.raw, "_connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.ended.wait(5)
         self.response.close()
 
     def __enter__(self) -> "Watch":
