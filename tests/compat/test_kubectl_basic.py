@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.compat.conftest import EXPECTED_GENERATIONS, KUBECTLS, Kubectl, parse_table
+from tests.compat.harness import EXPECTED_GENERATIONS, KUBECTLS, Kubectl, parse_table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.compat.conftest import COMPAT_LABEL, ApiError, Kubectl, RawApi, table, yaml_docs
+from tests.compat.harness import COMPAT_LABEL, ApiError, Kubectl, RawApi, table, yaml_docs
 
 
 def cm(name: str, data: dict[str, str] | None = None, labels: dict[str, str] | None = None,
