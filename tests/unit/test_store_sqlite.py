@@ -332,6 +332,61 @@ def test_close_ends_watchers(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def run_two(path: Path, scenario: Callable[[SQLiteStore, SQLiteStore], Awaitable[Any]],
+            **options: Any) -> Any:
+    """Two stores on one file, as two server processes sharing a data dir would have."""
+    async def main() -> Any:
+        a = SQLiteStore(str(path / "state.db"), **options)
+        b = SQLiteStore(str(path / "state.db"))
+        try:
+            return await scenario(a, b)
+        finally:
+            await a.close()
+            await b.close()
+    return asyncio.run(main())
+
+
+def test_own_commit_after_foreign_writes_fills_the_gap(tmp_path: Path) -> None:
+    """Without polling (poll_interval is long), a's own commit following b's writes makes a's
+    notifier read b's revisions back from the table first: no gap, commit order."""
+    async def scenario(a: SQLiteStore, b: SQLiteStore) -> list[tuple[int, str]]:
+        watch = a.watch("/", start_revision=2)
+        await anext_pending(watch)
+        for round_ in range(3):
+            for i in range(4):
+                await b.create(f"/b/{round_}-{i}", b"x")
+            await a.create(f"/a/{round_}", b"x")
+        return [(e.revision, e.kv.key[:2]) for e in await take(watch, 15)]
+    events = run_two(tmp_path, scenario, poll_interval=60)
+    assert events == [(r, "/a" if (r - 1) % 5 == 0 else "/b") for r in range(2, 17)]
+
+
+def test_polling_sees_writes_of_another_store(tmp_path: Path) -> None:
+    async def scenario(a: SQLiteStore, b: SQLiteStore) -> list[int]:
+        watch = a.watch("/", start_revision=2)
+        collector = asyncio.create_task(take(watch, 20))
+        await asyncio.sleep(0.01)
+        await asyncio.gather(*(b.create(f"/b/{i}", b"x") for i in range(20)))
+        return [e.revision for e in await collector]
+    assert run_two(tmp_path, scenario, poll_interval=0.02) == list(range(2, 22))
+
+
+def test_watch_behind_another_stores_compaction_fails(tmp_path: Path) -> None:
+    async def scenario(a: SQLiteStore, b: SQLiteStore) -> None:
+        old = a.watch("/", start_revision=2)
+        await anext_pending(old)  # registered; a does not poll (poll_interval is long)
+        kv_b = await b.create("/k", b"0")
+        for i in range(5):
+            kv_b = await b.update("/k", b"%d" % i, expected_revision=kv_b.mod_revision)
+        await b.compact(kv_b.mod_revision)
+        fresh = a.watch("/", start_revision=kv_b.mod_revision)
+        await a.create("/own", b"x")  # a's own commit reveals the gap to a's notifier
+        with pytest.raises(CompactedError):
+            await take(old, 1)
+        assert [e.kv.key for e in await take(fresh, 2)] == ["/k", "/own"]
+    run_two(tmp_path, scenario, poll_interval=60)
+
+
 # --- compaction ------------------------------------------------------------------------------
 def row_count(path: Path) -> int:
     with sqlite3.connect(path / "state.db") as conn:
