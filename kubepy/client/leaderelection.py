@@ -135,7 +135,6 @@ class LeaderElector:
         self.release_on_cancel = release_on_cancel
         self.observed: LeaderElectionRecord | None = None
         self.observed_at = 0.0
-        self._lease: Obj | None = None
         self._leading = False
         self.on_new_leader: Callable[[str], None] | None = None
 
@@ -150,7 +149,6 @@ class LeaderElector:
 
     def _observe(self, lease: Obj) -> None:
         record = record_from_lease(lease)
-        self._lease = lease
         if record != self.observed:
             if self.on_new_leader and record.holder_identity != self.leader:
                 self.on_new_leader(record.holder_identity)
@@ -185,18 +183,26 @@ class LeaderElector:
         return True
 
     async def release(self) -> bool:
-        """Give the lease up if this elector holds it (no-op otherwise)."""
-        if self._lease is None or self.observed is None \
-                or self.observed.holder_identity != self.identity:
-            return False
-        record = released_record(self.observed, self.clock.now())
-        body = {**self._lease, "spec": {**(self._lease.get("spec") or {}), **lease_spec(record)}}
-        try:
-            self._observe(await self.client.update(LEASE, body))
-            return True
-        except (errors.StatusError, ConnectionError) as e:
-            log.warning("leader election %s: releasing the lease failed: %r", self.lease_name, e)
-            return False
+        """Give the lease up if this elector holds it (re-read first: a renewal cut short
+        by cancellation may have landed without this elector seeing the answer)."""
+        for _ in range(3):
+            try:
+                lease = await self.client.get(LEASE, self.lease_name, self.namespace)
+                self._observe(lease)
+                if self.leader != self.identity:
+                    return False
+                assert self.observed is not None
+                record = released_record(self.observed, self.clock.now())
+                body = {**lease, "spec": {**(lease.get("spec") or {}), **lease_spec(record)}}
+                self._observe(await self.client.update(LEASE, body))
+                return True
+            except errors.Conflict:
+                continue
+            except (errors.StatusError, ConnectionError) as e:
+                log.warning("leader election %s: releasing the lease failed: %r",
+                            self.lease_name, e)
+                return False
+        return False
 
     async def _attempt(self, deadline: float) -> bool:
         try:
