@@ -68,7 +68,7 @@ class Api:
     def request(self, method: str, path: str, *, body: Any = None, data: bytes | str | None = None,
                 content_type: str | None = None, headers: dict[str, str] | None = None,
                 params: dict[str, Any] | None = None, stream: bool = False,
-                timeout: float = 15) -> requests.Response:
+                timeout: float = 15, allow_redirects: bool = True) -> requests.Response:
         hdrs = dict(headers or {})
         if body is not None:
             data = json.dumps(body)
@@ -76,7 +76,8 @@ class Api:
         elif content_type:
             hdrs["Content-Type"] = content_type
         return self.session.request(method, self.url + path, data=data, headers=hdrs,
-                                    params=params, stream=stream, timeout=timeout)
+                                    params=params, stream=stream, timeout=timeout,
+                                    allow_redirects=allow_redirects)
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.request("GET", path, **kw)
