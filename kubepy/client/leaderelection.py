@@ -15,8 +15,9 @@ Rules (the pure part, ``decide`` and ``next_record``, is tested by tables):
   of its last success, or it sees another holder, it steps down: ``on_started_leading``'s
   task is cancelled, ``on_stopped_leading`` is called and ``run`` returns. Because
   ``renew_deadline < lease_duration``, a leader stops before anyone may take over.
-* When ``run`` is cancelled while leading (and ``release_on_cancel``), the Lease is released
-  (empty holderIdentity, leaseDurationSeconds 1) so a standby takes over at once.
+* When ``run`` ends while the Lease still names this elector (cancelled, or stepping down
+  after failed renewals) and ``release_on_cancel``, the Lease is released (empty
+  holderIdentity, leaseDurationSeconds 1) so a standby takes over at once.
 * Taking over from another holder (or from a released lease) increments ``leaseTransitions``;
   the holder renewing keeps ``acquireTime`` and ``leaseTransitions``.
 """
