@@ -15,7 +15,7 @@ from kubepy.api.registry import Registry
 from kubepy.client.factory import SharedInformerFactory
 from kubepy.client.informer import DeletedFinalStateUnknown, Informer
 from kubepy.client.rest import ApiClient
-from kubepy.client.store import NAMESPACE_INDEX, meta_key
+from kubepy.client.store import NAMESPACE_INDEX
 from tests.conftest import ServerProcess, start_server
 
 REG = Registry()

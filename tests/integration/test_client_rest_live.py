@@ -222,3 +222,27 @@ def test_watch_stream_and_gone(kubepy_server: ServerProcess) -> None:
             await watcher
             return seen
     assert run(go()) == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
+
+
+TOKEN_CASES = [
+    ("admin token lists", "admin", None),
+    ("plain user is forbidden", "alice", errors.Forbidden),
+    ("unknown token is unauthorized", "nobody", errors.Unauthorized),
+]
+
+
+@pytest.mark.parametrize("who,error", [c[1:] for c in TOKEN_CASES], ids=[c[0] for c in TOKEN_CASES])
+def test_bearer_tokens_with_the_cluster_ca(server: ServerProcess, who: str,
+                                           error: type | None) -> None:
+    from tests.integration.conftest import ADMIN_TOKEN, ALICE_TOKEN
+    token = {"admin": ADMIN_TOKEN, "alice": ALICE_TOKEN, "nobody": "not-a-token"}[who]
+    ctx = ssl.create_default_context(cafile=str(server.data_dir / "tls" / "ca.crt"))
+
+    async def go() -> Any:
+        async with ApiClient(server.url, ctx, token=token) as c:
+            return await c.list(NS)
+    if error is None:
+        assert {i["metadata"]["name"] for i in run(go())["items"]} >= {"default", "kube-system"}
+    else:
+        with pytest.raises(error):
+            run(go())

@@ -11,7 +11,7 @@ import pytest
 
 from kubepy import errors
 from kubepy.api.registry import Registry
-from kubepy.client.clock import FakeClock, settle
+from kubepy.client.clock import FakeClock
 from kubepy.client.informer import DeletedFinalStateUnknown, Informer
 from kubepy.client.store import (NAMESPACE_INDEX, OWNER_UID_INDEX, Store, meta_key,
                                  namespace_index, owner_uid_index, split_key)
