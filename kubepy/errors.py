@@ -148,6 +148,8 @@ def invalid(kind: str, name: str, causes: list[dict[str, str]], group: str = "")
         joined = parts[0]
     else:
         joined = "[" + ", ".join(parts) + "]"
+    qualified = f"{kind}.{group}" if group else kind  # schema.GroupKind's String()
     return Invalid(
-        f'{kind} "{name}" is invalid: {joined}', name=name, group=group, kind=kind, causes=causes
+        f'{qualified} "{name}" is invalid: {joined}', name=name, group=group, kind=kind,
+        causes=causes
     )

@@ -18,9 +18,42 @@ _JSON_TYPE = {str: "string", bool: "boolean", int: "integer", float: "number",
 
 
 class TypeMismatch(Exception):
-    def __init__(self, path: str, expected: str, got: str):
+    """A value of the wrong JSON type. ``struct`` is the Go struct holding the field
+    (``DeploymentSpec``) and ``expected`` its Go type (``int32``), for Go's message
+    ``cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type
+    int32``."""
+
+    def __init__(self, path: str, expected: str, got: str, struct: str = ""):
         super().__init__(f"{path}: expected {expected}, got {got}")
-        self.path, self.expected, self.got = path, expected, got
+        self.path, self.expected, self.got, self.struct = path, expected, got, struct
+
+
+def _go_type(node: SchemaNode) -> str:
+    types = node.types
+    fmt = node.raw.get("format")
+    if "integer" in types:
+        return fmt if fmt in ("int32", "int64") else "int"
+    if "number" in types:
+        return "float64"
+    if "boolean" in types:
+        return "bool"
+    if "string" in types:
+        return "string"
+    if "array" in types:
+        items = node.items()
+        return "[]" + (_go_type(items) if items is not None else "interface {}")
+    if node.is_map:
+        values = node.map_values()
+        return "map[string]" + (_go_type(values) if values is not None else "interface {}")
+    if node.name:
+        group_version = node.name.rsplit(".", 2)
+        return f"{group_version[-2]}.{group_version[-1]}" if len(group_version) == 3 \
+            else node.name
+    return "interface {}"
+
+
+_GO_JSON_KIND = {"string": "string", "boolean": "bool", "integer": "number",
+                 "number": "number", "object": "object", "array": "array"}
 
 
 def check_and_prune(obj: dict[str, Any], schema: SchemaNode | None) -> list[str]:
@@ -28,7 +61,7 @@ def check_and_prune(obj: dict[str, Any], schema: SchemaNode | None) -> list[str]
     if schema is None:
         return []
     unknown: list[str] = []
-    _walk(obj, schema, "", unknown)
+    _walk(obj, schema, "", unknown, schema.name.rsplit(".", 1)[-1])
     return unknown
 
 
@@ -49,16 +82,19 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _walk(value: Any, node: SchemaNode, path: str, unknown: list[str]) -> None:
+def _walk(value: Any, node: SchemaNode, path: str, unknown: list[str], struct: str) -> None:
     types = node.types
     if not _type_ok(value, types):
-        raise TypeMismatch(path, "/".join(sorted(types)), _JSON_TYPE.get(type(value), "?"))
+        got = _GO_JSON_KIND.get(_JSON_TYPE.get(type(value), ""), "value")
+        raise TypeMismatch(path, _go_type(node), got, struct)
+    if node.name:
+        struct = node.name.rsplit(".", 1)[-1]
     if isinstance(value, dict):
         if node.is_map:
             values = node.map_values()
             if values is not None:
                 for k, v in value.items():
-                    _walk(v, values, _join(path, k), unknown)
+                    _walk(v, values, _join(path, k), unknown, struct)
             return
         props = node.raw.get("properties")
         if not props:
@@ -69,9 +105,9 @@ def _walk(value: Any, node: SchemaNode, path: str, unknown: list[str]) -> None:
                 unknown.append(_join(path, key))
                 del value[key]
                 continue
-            _walk(value[key], child, _join(path, key), unknown)
+            _walk(value[key], child, _join(path, key), unknown, struct)
     elif isinstance(value, list):
         items = node.items()
         if items is not None:
             for i, v in enumerate(value):
-                _walk(v, items, f"{path}[{i}]", unknown)
+                _walk(v, items, f"{path}[{i}]", unknown, struct)

@@ -8,6 +8,7 @@ handlers, records metrics, and turns StatusErrors into Status bodies.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -54,7 +55,8 @@ def status_response(err: errors.StatusError) -> web.Response:
 
 
 def build_app(state: AppState) -> web.Application:
-    app = web.Application(client_max_size=8 * 1024 * 1024)
+    # aiohttp refuses larger bodies while reading them (turned into a 413 Status above)
+    app = web.Application(client_max_size=3 * 1024 * 1024 + 1)
     app["state"] = state
     app.router.add_route("*", "/{path:.*}", _entry)
     return app
@@ -78,6 +80,10 @@ async def _entry(request: web.Request) -> web.StreamResponse:
     except errors.StatusError as e:
         code = e.code
         return status_response(e)
+    except web.HTTPRequestEntityTooLarge:
+        code = 413
+        return status_response(errors.RequestEntityTooLarge(
+            "Request entity too large: limit is 3145728"))
     except web.HTTPException:
         raise
     except (ConnectionResetError, ConnectionError):
@@ -89,19 +95,34 @@ async def _entry(request: web.Request) -> web.StreamResponse:
         return status_response(errors.InternalError(f"Internal error occurred: {e}"))
     finally:
         state.metrics.inflight -= 1
-        verb = info.verb.upper() if info.is_resource else request.method
-        state.metrics.observe(verb=verb, group=info.group, version=info.version,
-                              resource=info.resource, subresource=info.subresource,
-                              scope=_scope(info), code=code,
+        state.metrics.observe(verb=_metric_verb(request, info), group=info.group,
+                              version=info.version, resource=info.resource,
+                              subresource=info.subresource, scope=_scope(info), code=code,
+                              dry_run=request.rel_url.query.get("dryRun", ""),
                               seconds=time.perf_counter() - started)
 
 
+def _metric_verb(request: web.Request, info: RequestInfo) -> str:
+    """The apiserver's metric verb: the HTTP method, except LIST, WATCH, APPLY and
+    DELETECOLLECTION, which it names apart."""
+    if not info.is_resource:
+        return request.method
+    if info.verb in ("list", "watch", "deletecollection"):
+        return info.verb.upper()
+    if info.verb == "patch" and request.content_type == "application/apply-patch+yaml":
+        return "APPLY"
+    if request.headers.get("Upgrade"):
+        return "CONNECT"
+    return request.method
+
+
 def _scope(info: RequestInfo) -> str:
+    """The apiserver's CleanScope: a named object (or a create) is a "resource"."""
     if not info.is_resource:
         return ""
-    if info.namespace:
-        return "namespace" if not info.name else "resource"
-    return "cluster" if not info.name else "resource"
+    if info.name or info.verb == "create":
+        return "resource"
+    return "namespace" if info.namespace else "cluster"
 
 
 def _authenticate(request: web.Request, state: AppState) -> User:
@@ -227,7 +248,9 @@ async def _openapi_v2(request: web.Request, state: AppState) -> web.Response:
     docs = _openapi(state)
     accept = request.headers.get("Accept", "")
     if "protobuf" in accept:
-        body, etag = docs.v2_protobuf()
+        body, _ = docs.v2_protobuf()
+        # each representation gets its own ETag, so a cached one never answers the other
+        etag = hashlib.sha512(body).hexdigest().upper()
         return _cached(request, body, etag,
                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
     body, etag = docs.v2_json()

@@ -41,12 +41,11 @@ def _binding(name: str, role: str, subjects: list[Obj]) -> Obj:
 
 _READ = ["get", "list", "watch"]
 _WRITE = ["create", "delete", "deletecollection", "patch", "update"]
+# What view may read; edit and admin may also write these.
 _WORKLOADS = [
-    {"apiGroups": [""], "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward",
-                                      "pods/proxy", "services", "services/proxy", "configmaps",
-                                      "endpoints", "persistentvolumeclaims", "replicationcontrollers",
-                                      "replicationcontrollers/scale", "secrets",
-                                      "serviceaccounts"]},
+    {"apiGroups": [""], "resources": ["pods", "services", "configmaps", "endpoints",
+                                      "persistentvolumeclaims", "replicationcontrollers",
+                                      "replicationcontrollers/scale", "serviceaccounts"]},
     {"apiGroups": ["apps"], "resources": ["daemonsets", "deployments", "deployments/scale",
                                           "replicasets", "replicasets/scale", "statefulsets",
                                           "statefulsets/scale"]},
@@ -55,6 +54,13 @@ _WORKLOADS = [
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"]},
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"]},
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"]},
+]
+
+
+# Beyond view: secrets and the pod/service access subresources (edit and admin only).
+_SENSITIVE = [
+    {"apiGroups": [""], "resources": ["secrets", "pods/attach", "pods/exec",
+                                      "pods/portforward", "pods/proxy", "services/proxy"]},
 ]
 
 
@@ -67,7 +73,10 @@ def bootstrap_rbac() -> list[Obj]:
         {"apiGroups": [""], "resources": ["events", "limitranges", "namespaces",
                                           "resourcequotas", "pods/log", "pods/status"],
          "verbs": _READ}]
-    edit = _with_verbs(_WORKLOADS, _READ + _WRITE)
+    edit = _with_verbs(_WORKLOADS + _SENSITIVE, _READ + _WRITE) + [
+        {"apiGroups": [""], "resources": ["events", "limitranges", "namespaces",
+                                          "resourcequotas", "pods/log", "pods/status"],
+         "verbs": _READ}]
     admin = edit + [{"apiGroups": ["rbac.authorization.k8s.io"],
                      "resources": ["roles", "rolebindings"], "verbs": _READ + _WRITE},
                     {"apiGroups": ["authorization.k8s.io"],

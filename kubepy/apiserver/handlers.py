@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 from typing import Any, Callable
 
 import orjson
@@ -287,9 +288,10 @@ class ResourceHandlers:
         try:
             unknown = check_and_prune(obj, schema)
         except TypeMismatch as e:
+            go_path = re.sub(r"\[\d+\]", "", e.path)  # Go's json errors name no indexes
             raise errors.BadRequest(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: json: '
-                f"cannot unmarshal {e.got} into Go struct field {rt.kind}.{e.path} of type "
+                f"cannot unmarshal {e.got} into Go struct field {e.struct}.{go_path} of type "
                 f"{e.expected}")
         if not unknown or mode == "Ignore":
             return

@@ -148,8 +148,13 @@ async def _from_store(store: Store, rt: ResourceType, prefix: str, predicate: Pr
                     cursor = kv.key
                     continue
                 if limit and len(items) == limit:
-                    token = encode_continue(revision, items[-1]["__key__"], prefix)
-                    return ListResult(_strip(items), revision, token)
+                    last = items[-1]["__key__"]
+                    token = encode_continue(revision, last, prefix)
+                    remaining = None
+                    if predicate is None:
+                        rest = await store.range(prefix, start_after=last, revision=revision)
+                        remaining = len(rest.kvs)
+                    return ListResult(_strip(items), revision, token, remaining)
                 obj["__key__"] = kv.key
                 items.append(obj)
                 cursor = kv.key

@@ -29,8 +29,9 @@ class RequestMetrics:
         self.inflight = 0
 
     def observe(self, *, verb: str, group: str, version: str, resource: str,
-                subresource: str, scope: str, code: int, seconds: float) -> None:
-        base = (("verb", verb), ("group", group), ("version", version),
+                subresource: str, scope: str, code: int, seconds: float,
+                dry_run: str = "") -> None:
+        base = (("verb", verb), ("dry_run", dry_run), ("group", group), ("version", version),
                 ("resource", resource), ("subresource", subresource), ("scope", scope))
         self.totals[base + (("component", "apiserver"), ("code", str(code)))] += 1
         if verb == "WATCH":

@@ -164,11 +164,11 @@ class Objects:
     def _check_type_meta(self, rt: ResourceType, obj: Obj) -> None:
         api_version = obj.get("apiVersion")
         kind = obj.get("kind")
-        if kind and kind != rt.kind and not _compatible_kind(rt, kind):
+        if kind and kind != rt.kind:
             raise errors.BadRequest(
                 f'the body of the request was in an unknown format - kind "{kind}" '
                 f'does not match the expected kind "{rt.kind}" of {rt.qualified}')
-        if api_version and api_version != rt.api_version and not _compatible_kind(rt, kind):
+        if api_version and api_version != rt.api_version:
             raise errors.BadRequest(
                 f"the API version in the data ({api_version}) does not match the expected "
                 f"API version ({rt.api_version})")
@@ -399,7 +399,3 @@ def _same(new: Obj, old: Obj) -> bool:
             return {**o, "metadata": m}
         return strip(new) == strip(old)
     return False
-
-
-def _compatible_kind(rt: ResourceType, kind: str | None) -> bool:
-    return kind in (None, "", rt.kind)

@@ -67,9 +67,11 @@ async def serve_watch(request: web.Request, hub: CacheHub, store: Store, rt: Res
         timeout = float(timeout_q) if timeout_q else float(random.randint(*DEFAULT_TIMEOUT))
     except ValueError:
         raise errors.BadRequest(f'invalid timeoutSeconds "{timeout_q}"')
-    if send_initial and rv not in (None, 0) and query.get("resourceVersionMatch") != "NotOlderThan":
-        raise errors.Invalid("sendInitialEvents is forbidden for watch unless "
-                             "resourceVersionMatch is NotOlderThan")
+    if "sendInitialEvents" in query and query.get("resourceVersionMatch") != "NotOlderThan":
+        raise errors.invalid("ListOptions", "", [errors.field_cause(
+            "resourceVersionMatch", "Forbidden: sendInitialEvents requires setting "
+            "resourceVersionMatch to NotOlderThan", "FieldValueForbidden")],
+            "meta.k8s.io")
     prefix = rt.namespace_prefix(namespace)
     cache = hub.cache_for(rt.key_prefix)
 
@@ -200,7 +202,15 @@ async def _follow(send: _Sender, watcher: Watcher, predicate: Predicate | None,
                   timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    next_bookmark = loop.time() + BOOKMARK_INTERVAL
+
+    def bookmark_after(now: float) -> float:
+        # as the watch cache: periodically, and once about 2 s before the watch times out,
+        # so the client can resume from a recent revision
+        before_end = deadline - 2.0
+        periodic = now + BOOKMARK_INTERVAL
+        return min(periodic, before_end) if before_end > now else periodic
+
+    next_bookmark = bookmark_after(loop.time())
     while True:
         now = loop.time()
         if now >= deadline:
@@ -213,7 +223,7 @@ async def _follow(send: _Sender, watcher: Watcher, predicate: Predicate | None,
         except TimeoutError:
             if allow_bookmarks and loop.time() >= next_bookmark:
                 await send.raw({"type": "BOOKMARK", "object": _bookmark(rt, hub.revision)})
-                next_bookmark = loop.time() + BOOKMARK_INTERVAL
+                next_bookmark = bookmark_after(loop.time())
             continue
         if item is None:
             if watcher.overflowed:
