@@ -23,6 +23,7 @@ import re
 import ssl
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -181,6 +182,12 @@ class Kubectl:
         return (f"kubectl {self.version} {' '.join(args)} (ns {self.ns}): expected {expected},"
                 f" got rc={res.rc}\n--- stdout\n{res.stdout}\n--- stderr\n{res.stderr}")
 
+    def run_many(self, *commands: tuple[str, ...], workers: int = 4) -> list[Result]:
+        """Run independent commands concurrently (kubectl is CPU-bound on the client side;
+        the machine has two cores). Results come back in the order of ``commands``."""
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda args: self(*args), commands))
+
     def write(self, name: str, text: str) -> Path:
         p = self.workdir / name
         p.write_text(text)
@@ -232,6 +239,13 @@ def table(text: str, age_columns: tuple[str, ...] = ("AGE", "LAST SEEN", "DURATI
             if i < len(r):
                 r[i] = norm_age(r[i])
     return names, rows
+
+
+def mismatches(cases: list[tuple[str, Any, Any]]) -> str:
+    """Empty when every (case id, got, expected) agrees; otherwise one line per mismatch,
+    so a table-driven test run in one go still names each failing case."""
+    bad = [f"  {cid}: got {got!r}, expected {exp!r}" for cid, got, exp in cases if got != exp]
+    return "\n".join(bad)
 
 
 def yaml_docs(text: str) -> list[dict[str, Any]]:

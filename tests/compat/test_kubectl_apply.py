@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.compat.harness import ApiError, Kubectl, RawApi, needs
+from tests.compat.harness import ApiError, Kubectl, RawApi, mismatches, needs
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -337,17 +337,21 @@ PATCHES = [
 ]
 
 
-@pytest.mark.parametrize("kind, patch, data, labels", PATCHES, ids=[p[0] for p in PATCHES])
-def test_patch_configmap(kubectl: Kubectl, api: RawApi, kind: str, patch: str,
-                         data: dict[str, str], labels: dict[str, str] | None) -> None:
-    seed_cm(api, kubectl.ns, "pt", {"a": "1"})
-    out = kubectl.ok("patch", "configmap", "pt", "--type", kind, "-p", patch)
-    assert out.strip() == "configmap/pt patched"
-    obj = get_cm(api, kubectl.ns, "pt")
-    assert obj["data"] == data
-    assert obj["metadata"].get("labels") == labels
-    entry = [m for m in obj["metadata"]["managedFields"] if m["manager"] == "kubectl-patch"]
-    assert entry and entry[0]["operation"] == "Update"
+def test_patch_configmap(kubectl: Kubectl, api: RawApi) -> None:
+    for kind, *_ in PATCHES:
+        seed_cm(api, kubectl.ns, f"pt-{kind}", {"a": "1"})
+    results = kubectl.run_many(*(("patch", "configmap", f"pt-{kind}", "--type", kind, "-p", p)
+                                 for kind, p, _, _ in PATCHES))
+    cases: list[tuple[str, Any, Any]] = []
+    for (kind, _, data, labels), res in zip(PATCHES, results):
+        cases.append((f"{kind} output", res.stdout.strip() or res.stderr,
+                      f"configmap/pt-{kind} patched"))
+        obj = get_cm(api, kubectl.ns, f"pt-{kind}")
+        cases.append((f"{kind} stored", (obj["data"], obj["metadata"].get("labels")),
+                      (data, labels)))
+        managers = {m["manager"]: m["operation"] for m in obj["metadata"]["managedFields"]}
+        cases.append((f"{kind} manager", managers.get("kubectl-patch"), "Update"))
+    assert not (bad := mismatches(cases)), "\n" + bad
 
 
 def test_patch_no_change_and_failures(kubectl: Kubectl, api: RawApi) -> None:
@@ -373,18 +377,23 @@ SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"},
                {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}}
 
 
-@pytest.mark.parametrize("kind, ports", [
-    ("strategic", [443, 80]),  # merged by the "port" key; patch items first (no $setElementOrder)
-    ("merge", [443]),          # a merge patch replaces the list
-], ids=["strategic", "merge"])
-def test_patch_service_ports_list(kubectl: Kubectl, api: RawApi, kind: str,
-                                  ports: list[int]) -> None:
-    api.create(f"/api/v1/namespaces/{kubectl.ns}/services", SERVICE)
+def test_patch_service_ports_list(kubectl: Kubectl, api: RawApi) -> None:
+    # strategic: merged by the "port" key, patch items first (no $setElementOrder);
+    # merge: a JSON merge patch replaces the whole list
+    expected = {"strategic": [443, 80], "merge": [443]}
+    for kind in expected:
+        api.create(f"/api/v1/namespaces/{kubectl.ns}/services",
+                   dict(SERVICE, metadata={"name": f"svc-{kind}"}))
     patch = ('{"spec":{"ports":[{"name":"https","port":443,"targetPort":8443,'
              '"protocol":"TCP"}]}}')
-    kubectl.ok("patch", "service", "svc", "--type", kind, "-p", patch)
-    svc = api.get(f"/api/v1/namespaces/{kubectl.ns}/services/svc")
-    assert [p["port"] for p in svc["spec"]["ports"]] == ports
+    results = kubectl.run_many(*(("patch", "service", f"svc-{kind}", "--type", kind, "-p",
+                                  patch) for kind in expected))
+    cases = []
+    for (kind, ports), res in zip(expected.items(), results):
+        svc = api.get(f"/api/v1/namespaces/{kubectl.ns}/services/svc-{kind}")
+        cases.append((kind, [p["port"] for p in svc["spec"]["ports"]] if res.rc == 0
+                      else res.stderr, ports))
+    assert not (bad := mismatches(cases)), "\n" + bad
 
 
 def test_label_and_annotate(kubectl: Kubectl, api: RawApi) -> None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
-from tests.compat.harness import EXPECTED_GENERATIONS, KUBECTLS, Kubectl, parse_table
+from tests.compat.harness import (EXPECTED_GENERATIONS, KUBECTLS, Kubectl, mismatches,
+                                   parse_table)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -160,17 +159,21 @@ def test_api_resources_wide_verbs_and_categories(kubectl: Kubectl) -> None:
     assert verbs(by_name[("selfsubjectaccessreviews", "authorization.k8s.io/v1")]) == ["create"]
 
 
-@pytest.mark.parametrize("args, expected", [
-    (("--api-group=apps",), ["controllerrevisions.apps", "daemonsets.apps", "deployments.apps",
-                             "replicasets.apps", "statefulsets.apps"]),
-    (("--api-group=", "--namespaced=false"), ["componentstatuses", "namespaces", "nodes",
-                                              "persistentvolumes"]),
-    (("--api-group=batch",), ["cronjobs.batch", "jobs.batch"]),
-], ids=["apps", "core-cluster-scoped", "batch"])
-def test_api_resources_name_filters(kubectl: Kubectl, args: tuple[str, ...],
-                                    expected: list[str]) -> None:
-    out = kubectl.ok("api-resources", *args, "-o", "name", namespaced=False)
-    assert out.split() == expected
+NAME_FILTERS = [
+    ("apps", ("--api-group=apps",), ["controllerrevisions.apps", "daemonsets.apps",
+                                     "deployments.apps", "replicasets.apps",
+                                     "statefulsets.apps"]),
+    ("core-cluster-scoped", ("--api-group=", "--namespaced=false"),
+     ["componentstatuses", "namespaces", "nodes", "persistentvolumes"]),
+    ("batch", ("--api-group=batch",), ["cronjobs.batch", "jobs.batch"]),
+]
+
+
+def test_api_resources_name_filters(kubectl: Kubectl) -> None:
+    results = kubectl.run_many(*(("api-resources", *args, "-o", "name")
+                                 for _, args, _ in NAME_FILTERS))
+    assert not (bad := mismatches([(cid, res.stdout.split(), expected) for (cid, _, expected),
+                                   res in zip(NAME_FILTERS, results)])), "\n" + bad
 
 
 API_VERSIONS_132 = """admissionregistration.k8s.io/v1
