@@ -49,20 +49,20 @@ class StatusError(Exception):
         return details or None
 
     def to_status(self) -> dict[str, Any]:
+        # field order of metav1.Status as the apiserver writes it (details before code)
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
+        if self.reason:
+            status["reason"] = self.reason
         details = self.details()
         if details is not None:
             status["details"] = details
-        if self.reason == "InternalError" and not self.reason:
-            del status["reason"]
+        status["code"] = self.code
         return status
 
 

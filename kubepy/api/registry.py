@@ -102,8 +102,8 @@ def _rt(group: str, version: str, plural: str, kind: str, namespaced: bool = Tru
     subresources = list(subs)
     if status:
         subresources.insert(0, _status(kind))
-    if group == "apiextensions.k8s.io" and not storage:
-        storage = f"{group}/{plural}"  # the apiserver's own key for CRDs
+    if group in ("apiextensions.k8s.io", "apiregistration.k8s.io") and not storage:
+        storage = f"{group}/{plural}"  # the apiserver's own keys for these two groups
     return ResourceType(group, version, plural, kind, namespaced, kind.lower(),
                         tuple(short), tuple(cats), verbs, tuple(subresources), storage, virtual)
 
@@ -193,6 +193,9 @@ BUILTIN: tuple[ResourceType, ...] = (
     # apiextensions.k8s.io/v1
     _rt("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
         False, short=["crd", "crds"], cats=["api-extensions"], status=True),
+    # apiregistration.k8s.io/v1 (stored and listed; aggregation is not proxied yet)
+    _rt("apiregistration.k8s.io", "v1", "apiservices", "APIService", False,
+        cats=["api-extensions"], status=True),
     # review APIs (answered on the spot, never stored)
     _rt("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
         verbs=_CREATE_ONLY, virtual=True),

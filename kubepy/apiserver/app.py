@@ -24,6 +24,7 @@ from kubepy.apiserver.auth import ANONYMOUS, TokenAuthenticator, User, is_anonym
     user_from_peercert
 from kubepy.apiserver.handlers import ResourceHandlers, json_response
 from kubepy.apiserver.metrics import RequestMetrics
+from kubepy.apiserver.negotiation import media_type
 from kubepy.apiserver.rbac import Attributes, RBACAuthorizer, forbidden_message
 from kubepy.apiserver.requestinfo import RequestInfo, request_info
 
@@ -109,7 +110,8 @@ def _metric_verb(request: web.Request, info: RequestInfo) -> str:
         return request.method
     if info.verb in ("list", "watch", "deletecollection"):
         return info.verb.upper()
-    if info.verb == "patch" and request.content_type == "application/apply-patch+yaml":
+    if info.verb == "patch" and \
+            media_type(request.headers.get("Content-Type")) == "application/apply-patch+yaml":
         return "APPLY"
     if request.headers.get("Upgrade"):
         return "CONNECT"

@@ -158,5 +158,23 @@ async def bootstrap(objects: Objects, registry: Registry, *, first_service_ip: s
         "addressType": "IPv4",
         "endpoints": [{"addresses": [apiserver_ip], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": apiserver_port, "protocol": "TCP"}]})
-    for obj in bootstrap_rbac():
+    for obj in bootstrap_rbac() + local_api_services(registry):
         await _ensure(objects, registry, obj)
+
+
+def local_api_services(registry: Registry) -> list[Obj]:
+    """One APIService per served group/version, "Local" as the kube-aggregator lists them."""
+    from kubepy.api.registry import GROUP_ORDER
+
+    out = []
+    for group, versions in registry.groups().items():
+        rank = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
+        for i, version in enumerate(versions):
+            out.append({
+                "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+                "metadata": {"name": f"{version}.{group}",
+                             "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}},
+                "spec": {"group": group, "version": version,
+                         "groupPriorityMinimum": 18000 if not group else 17800 - 100 * rank,
+                         "versionPriority": 15 - i}})
+    return out

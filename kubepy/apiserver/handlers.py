@@ -35,8 +35,9 @@ Predicate = Callable[[Obj], bool]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json",
-                        headers=headers)
+    # a trailing newline, as Go's json.Encoder writes (some clients compare raw bodies)
+    return web.Response(body=orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE),
+                        status=status, content_type="application/json", headers=headers)
 
 
 class Warnings:
@@ -322,7 +323,7 @@ class ResourceHandlers:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
         served: ResourceType = request.get("served", rt)
-        body = neg.decode_object(await request.read(), request.content_type,
+        body = neg.decode_object(await request.read(), neg.body_type(request),
                                  group=served.group, version=served.version, kind=served.kind)
         opts = self.write_options(request, query)
         self.check_fields(served, body, query, warnings)
@@ -334,7 +335,7 @@ class ResourceHandlers:
                       namespace: str | None, query: dict[str, str],
                       warnings: Warnings, subresource: str = "") -> web.StreamResponse:
         served: ResourceType = request.get("served", rt)
-        body = neg.decode_object(await request.read(), request.content_type,
+        body = neg.decode_object(await request.read(), neg.body_type(request),
                                  group=served.group, version=served.version, kind=served.kind)
         opts = self.write_options(request, query)
         self.check_fields(served, body, query, warnings)
@@ -362,7 +363,7 @@ class ResourceHandlers:
     async def _patch(self, request: web.Request, info: RequestInfo, rt: ResourceType,
                      namespace: str | None, query: dict[str, str],
                      warnings: Warnings, subresource: str = "") -> web.StreamResponse:
-        patch_type, doc = neg.decode_patch(await request.read(), request.content_type)
+        patch_type, doc = neg.decode_patch(await request.read(), neg.body_type(request))
         opts = self.write_options(request, query)
         schema = schema_for(rt)
         if patch_type == neg.STRATEGIC_PATCH and schema is None:
@@ -470,7 +471,7 @@ class ResourceHandlers:
         raw = await request.read()
         if raw.strip():
             neg.check_size(raw)
-            mt = neg.media_type(request.content_type)
+            mt = neg.media_type(neg.body_type(request))
             if mt == neg.PROTOBUF:
                 from kubepy.api.protobuf import decode_object as decode_protobuf
 

@@ -30,6 +30,12 @@ PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH_YAML)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def body_type(request: Any) -> str | None:
+    """The request's Content-Type header as sent (None when absent: JSON, as the apiserver
+    takes it; aiohttp's ``content_type`` would say application/octet-stream)."""
+    return request.headers.get("Content-Type")
+
+
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 

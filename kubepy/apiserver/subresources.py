@@ -77,13 +77,13 @@ class Subresources:
             return json_response(scale_of(await objects.get(rt, namespace, info.name)))
         opts = self.h.write_options(request, query)
         if info.verb == "update":
-            body = neg.decode_object(await request.read(), request.content_type,
+            body = neg.decode_object(await request.read(), neg.body_type(request),
                                      group="autoscaling", version="v1", kind="Scale")
 
             def replicas_from(current: Obj) -> tuple[int, str | None]:
                 return _replicas(body), (body.get("metadata") or {}).get("resourceVersion")
         elif info.verb == "patch":
-            patch_type, doc = neg.decode_patch(await request.read(), request.content_type)
+            patch_type, doc = neg.decode_patch(await request.read(), neg.body_type(request))
 
             def replicas_from(current: Obj) -> tuple[int, str | None]:
                 from kubepy.api import patch as patches
@@ -127,7 +127,7 @@ class Subresources:
         if info.verb != "create":
             raise errors.MethodNotAllowed("the server does not allow this method on the "
                                           "requested resource")
-        body = neg.decode_object(await request.read(), request.content_type, group="",
+        body = neg.decode_object(await request.read(), neg.body_type(request), group="",
                                  version="v1", kind="Binding")
         pod_name = info.name if info.subresource else (body.get("metadata") or {}).get("name")
         target = (body.get("target") or {}).get("name")
@@ -176,7 +176,7 @@ class Subresources:
         if info.verb != "create":
             raise errors.MethodNotAllowed("the server does not allow this method on the "
                                           "requested resource")
-        body = neg.decode_object(await request.read(), request.content_type, group="policy",
+        body = neg.decode_object(await request.read(), neg.body_type(request), group="policy",
                                  version="v1", kind="Eviction")
         pod = await self.h.objects.get(rt, namespace, info.name)
         if not pod["metadata"].get("deletionTimestamp"):
@@ -217,7 +217,7 @@ class Subresources:
     # ---------------------------------------------------------------- reviews
 
     async def _review_body(self, request: web.Request, group: str, kind: str) -> Obj:
-        return neg.decode_object(await request.read(), request.content_type, group=group,
+        return neg.decode_object(await request.read(), neg.body_type(request), group=group,
                                  version="v1", kind=kind)
 
     def _decide(self, user: User, spec: Obj, namespace_default: str = "") -> Obj:

@@ -247,7 +247,7 @@ def test_smp_missing_merge_key_is_an_unknown_error_like_kube_apiserver(api: Api)
         {"$patch": "delete"}]}}}}, content_type=SMP)
     assert r.status_code == 500, r.text
     assert r.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                        "status": "Failure", "code": 500, "reason": "",
+                        "status": "Failure", "code": 500,
                         "message": "map: map[$patch:delete] does not contain declared merge "
                                    "key: name"}
     assert snapshot(api) == before

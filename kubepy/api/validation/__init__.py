@@ -31,6 +31,9 @@ _NAME_RULES: dict[tuple[str, str], NameValidator] = {
     ("", "Namespace"): dns1123_label_name,
     ("", "Service"): dns1035_label_name,  # ValidateServiceName = NameIsDNS1035Label
     ("apps", "StatefulSet"): dns1123_label_name,
+    # kube-aggregator: a path segment (the name must also be "<version>.<group>", "v1." for
+    # the core group)
+    ("apiregistration.k8s.io", "APIService"): path_segment_name,
     ("rbac.authorization.k8s.io", "Role"): path_segment_name,
     ("rbac.authorization.k8s.io", "ClusterRole"): path_segment_name,
     ("rbac.authorization.k8s.io", "RoleBinding"): path_segment_name,
