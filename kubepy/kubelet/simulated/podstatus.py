@@ -66,20 +66,20 @@ def container_status(c: ContainerRuntime, pod_name: str, namespace: str, uid: st
         assert c.terminated is not None
         state = _terminated(c.terminated)
     running = c.state is State.RUNNING
+    # waiting to restart, the instance that just exited is the last state
+    last = c.terminated if c.state is State.WAITING else c.last_terminated
     status: Obj = {
         "name": c.name,
         "state": state,
-        "lastState": _terminated(c.last_terminated) if c.last_terminated else {},
+        "lastState": _terminated(last) if last else {},
         "ready": running or (c.init and c.state is State.TERMINATED),
         "restartCount": c.restart_count,
         "image": normalize_image(c.image),
         "imageID": image_id(c.image),
         "started": running,
     }
-    if c.state is not State.WAITING:
-        status["containerID"] = c.container_id
-    elif c.last_terminated is not None:
-        status["containerID"] = c.last_terminated.container_id
+    status["containerID"] = last.container_id if c.state is State.WAITING and last \
+        else c.container_id
     return status
 
 
