@@ -193,6 +193,30 @@ BUILTIN: tuple[ResourceType, ...] = (
     # apiextensions.k8s.io/v1
     _rt("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
         False, short=["crd", "crds"], cats=["api-extensions"], status=True),
+    # admissionregistration.k8s.io/v1 (stored; webhooks and policies are not called yet)
+    _rt("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration", False, cats=["api-extensions"]),
+    _rt("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy", False, cats=["api-extensions"], status=True),
+    _rt("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding", False, cats=["api-extensions"]),
+    _rt("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration", False, cats=["api-extensions"]),
+    # certificates.k8s.io/v1
+    _rt("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest",
+        False, short=["csr"], status=True,
+        subs=[Subresource("approval", "CertificateSigningRequest", ("get", "patch", "update"))]),
+    # flowcontrol.apiserver.k8s.io/v1 (stored; requests are not throttled by them)
+    _rt("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "FlowSchema", False, status=True),
+    _rt("flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations",
+        "PriorityLevelConfiguration", False, status=True),
+    # node.k8s.io/v1
+    _rt("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False),
+    # storage.k8s.io/v1 (beyond storageclasses)
+    _rt("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
+    _rt("storage.k8s.io", "v1", "csinodes", "CSINode", False),
+    _rt("storage.k8s.io", "v1", "csistoragecapacities", "CSIStorageCapacity"),
+    _rt("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", False, status=True),
     # apiregistration.k8s.io/v1 (stored and listed; aggregation is not proxied yet)
     _rt("apiregistration.k8s.io", "v1", "apiservices", "APIService", False,
         cats=["api-extensions"], status=True),

@@ -70,7 +70,7 @@ async def _entry(request: web.Request) -> web.StreamResponse:
     code = 500
     state.metrics.inflight += 1
     try:
-        user = _authenticate(request, state)
+        user = _impersonate(request, state, _authenticate(request, state))
         request["user"] = user
         if user.anonymous and not is_anonymous_path(request.path):
             raise errors.Unauthorized("Unauthorized")
@@ -137,6 +137,40 @@ def _authenticate(request: web.Request, state: AppState) -> User:
     if user is not None:
         return user
     return ANONYMOUS
+
+
+def _impersonate(request: web.Request, state: AppState, user: User) -> User:
+    """Impersonate-User/-Group/-Uid headers (kubectl --as, --as-group): the requester
+    needs the ``impersonate`` verb on each, then the request runs as the named user."""
+    headers = request.headers
+    name = headers.get("Impersonate-User")
+    groups = headers.getall("Impersonate-Group", [])
+    uid = headers.get("Impersonate-Uid", "")
+    if not name:
+        if groups or uid:
+            raise errors.Forbidden("requested impersonation of groups or uid without "
+                                   "impersonating a user")
+        return user
+    checks: list[Attributes] = []
+    if name.startswith("system:serviceaccount:") and name.count(":") == 3:
+        _, _, ns, sa = name.split(":")
+        checks.append(Attributes(verb="impersonate", namespace=ns, resource="serviceaccounts",
+                                 name=sa))
+    else:
+        checks.append(Attributes(verb="impersonate", resource="users", name=name))
+    checks += [Attributes(verb="impersonate", resource="groups", name=g) for g in groups]
+    if uid:
+        checks.append(Attributes(verb="impersonate", group="authentication.k8s.io",
+                                 resource="uids", name=uid))
+    for attrs in checks:
+        allowed, _ = state.authorizer.authorize(user, attrs)
+        if not allowed:
+            raise errors.Forbidden(forbidden_message(user, attrs), name=attrs.name,
+                                   group=attrs.group, kind=attrs.resource)
+    all_groups = tuple(groups)
+    if name != "system:anonymous" and "system:authenticated" not in all_groups:
+        all_groups += ("system:authenticated",)
+    return User(name, all_groups, uid)
 
 
 def _authorize(state: AppState, user: User, info: RequestInfo) -> None:

@@ -94,7 +94,7 @@ def bootstrap_rbac() -> list[Obj]:
                    "name": "system:masters"}]),
         _role("admin", admin),
         _role("edit", edit, ["admin"]),
-        _role("view", view, ["edit", "admin"]),
+        _role("view", view, ["edit"]),
         _role("system:discovery", [{"nonResourceURLs": [
             "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
             "/readyz", "/version", "/version/"], "verbs": ["get"]}]),

@@ -374,8 +374,9 @@ class ResourceHandlers:
         force = query.get("force") in ("true", "1")
         if patch_type == neg.APPLY_PATCH_YAML:
             if not query.get("fieldManager"):
-                raise errors.BadRequest("PATCH, application/apply-patch+yaml requires "
-                                        "fieldManager to be set")
+                raise errors.invalid("PatchOptions", "", [errors.field_cause(
+                    "fieldManager", "Required value: is required for apply patch",
+                    "FieldValueRequired")], "meta.k8s.io")
             return await self._apply(request, info, rt, namespace, query, warnings, doc,
                                      opts, force, subresource)
         elif force:

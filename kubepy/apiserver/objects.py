@@ -140,6 +140,7 @@ class Objects:
             meta.pop("generation", None)
         strategy.prepare_for_create(rt, obj)
         self.defaulter(rt, obj)
+        meta = obj["metadata"]  # the defaulter may have replaced the metadata dict
         for mutate in self.mutators:
             await mutate(rt, obj, None, "CREATE")
         if opts.manage_fields and self.field_manager is not None:
@@ -258,6 +259,7 @@ class Objects:
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if subresource == "":
             self.defaulter(rt, new)
+            meta = new["metadata"]  # the defaulter may have replaced the metadata dict
         for mutate in self.mutators:
             await mutate(rt, new, old, "UPDATE")
         if opts.manage_fields and self.field_manager is not None:

@@ -94,7 +94,10 @@ class Subresources:
                 elif patch_type == neg.MERGE_PATCH:
                     new = patches.apply_merge_patch(view, doc)
                 elif patch_type == neg.STRATEGIC_PATCH:
-                    new = patches.apply_strategic_merge_patch(view, doc, None)
+                    from kubepy.api.schema import schemas
+
+                    new = patches.apply_strategic_merge_patch(
+                        view, doc, schemas().for_kind("autoscaling", "v1", "Scale"))
                 else:
                     new = {**view, "spec": {**view["spec"], **(doc.get("spec") or {})}}
                 rv = (new.get("metadata") or {}).get("resourceVersion")

@@ -204,7 +204,10 @@ def validate_service(svc: Obj, *, node_port_range: tuple[int, int] = DEFAULT_NOD
         causes.append(f.not_supported("spec.sessionAffinity", affinity, SESSION_AFFINITIES))
     etp = spec.get("externalTrafficPolicy")
     if etp:
-        if svc_type not in ("NodePort", "LoadBalancer"):
+        # apiservice.ExternallyAccessible: NodePort, LoadBalancer, or ClusterIP with externalIPs
+        accessible = svc_type in ("NodePort", "LoadBalancer") or (
+            svc_type == "ClusterIP" and bool(spec.get("externalIPs")))
+        if not accessible:
             causes.append(f.invalid("spec.externalTrafficPolicy", etp,
                                     "may only be set for externally-accessible services"))
         elif etp not in TRAFFIC_POLICIES:

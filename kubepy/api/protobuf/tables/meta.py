@@ -27,6 +27,10 @@ DeleteOptions
   6 ignoreStoreReadErrorWithClusterBreakingPotential bool ?
 Duration
   1 duration int64
+FieldSelectorRequirement
+  1 key string ?
+  2 operator string ?
+  3 values [string]
 FieldsV1
   1 raw bytes
 LabelSelector
