@@ -38,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--node-status-update-frequency", type=float, default=60.0,
                    help="seconds between node status heartbeats (the Lease is renewed "
                         "every 10 s regardless)")
+    p.add_argument("--node-lease-duration-seconds", type=int, default=40,
+                   help="the nodes' Lease duration (renewed every quarter of it)")
     p.add_argument("--workers", type=int, default=16)
     add_kubeconfig_flag(p)
     p.add_argument("--log-level", default="INFO")
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     config = SimConfig(count=args.nodes, prefix=args.name_prefix, start_index=args.start_index,
                        template=template,
                        node_status_frequency=args.node_status_update_frequency,
+                       lease_duration=args.node_lease_duration_seconds,
                        workers=args.workers)
 
     async def main(stop: asyncio.Event) -> None:

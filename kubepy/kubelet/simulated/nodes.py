@@ -23,7 +23,6 @@ SIM_LABEL = "sim.kubepy.io/node"          # our kwok-style "type: kwok" marker
 SIM_LABEL_VALUE = "true"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION_SECONDS = 40
-LEASE_RENEW_INTERVAL = 10.0               # 0.25 x the lease duration, as the kubelet does
 NODE_IP_RANGE = ipaddress.ip_network("10.250.0.0/16")
 FALLBACK_POD_RANGES = (ipaddress.ip_network("10.42.0.0/16"), ipaddress.ip_network("10.128.0.0/9"))
 KUBELET_PORT = 10250
@@ -163,19 +162,21 @@ def new_node(name: str, index: int, template: NodeTemplate, now: datetime) -> Ob
     return node
 
 
-def new_lease(node: str, node_uid: str | None, now: datetime) -> Obj:
+def new_lease(node: str, node_uid: str | None, now: datetime,
+              duration: int = LEASE_DURATION_SECONDS) -> Obj:
     meta: Obj = {"name": node, "namespace": NODE_LEASE_NAMESPACE}
     if node_uid:
         meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": node,
                                     "uid": node_uid}]
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
-            "spec": {"holderIdentity": node, "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+            "spec": {"holderIdentity": node, "leaseDurationSeconds": duration,
                      "renewTime": micro_time(now)}}
 
 
-def renewed_lease(lease: Obj, node: str, now: datetime) -> Obj:
+def renewed_lease(lease: Obj, node: str, now: datetime,
+                  duration: int = LEASE_DURATION_SECONDS) -> Obj:
     spec = dict(lease.get("spec") or {})
-    spec.update(holderIdentity=node, leaseDurationSeconds=LEASE_DURATION_SECONDS,
+    spec.update(holderIdentity=node, leaseDurationSeconds=duration,
                 renewTime=micro_time(now))
     return {**lease, "spec": spec}
 

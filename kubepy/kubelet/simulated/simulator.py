@@ -64,7 +64,11 @@ class SimConfig:
     start_index: int = 0
     template: nodes.NodeTemplate = field(default_factory=nodes.NodeTemplate)
     node_status_frequency: float = 60.0
-    lease_renew_interval: float = nodes.LEASE_RENEW_INTERVAL
+    lease_duration: int = nodes.LEASE_DURATION_SECONDS  # renewed every quarter of it
+
+    @property
+    def lease_renew_interval(self) -> float:
+        return self.lease_duration / 4
     workers: int = 16
     registration_concurrency: int = 32
 
@@ -197,12 +201,14 @@ class NodeSimulator:
             except errors.NotFound:
                 try:
                     node.lease = await self.client.create(
-                        LEASES, nodes.new_lease(name, node.uid, now))
+                        LEASES, nodes.new_lease(name, node.uid, now,
+                                                self.config.lease_duration))
                     return self.config.lease_renew_interval
                 except errors.AlreadyExists:
                     return 0.05
         try:
-            node.lease = await self.client.update(LEASES, nodes.renewed_lease(node.lease, name, now))
+            node.lease = await self.client.update(
+                LEASES, nodes.renewed_lease(node.lease, name, now, self.config.lease_duration))
         except (errors.Conflict, errors.NotFound):
             node.lease = None  # re-read (or re-create) at once
             return 0.05
