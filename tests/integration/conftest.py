@@ -256,7 +256,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("kubepy-api")
     tokens = root / "tokens.csv"
     tokens.write_text(TOKENS)
-    proc = start_server(root / "data", extra=["--token-auth-file", str(tokens)])
+    # the API server alone: controllers writing status would race these tests' PUTs
+    proc = start_server(root / "data", extra=["--token-auth-file", str(tokens),
+                                              "--disable-controller-manager",
+                                              "--disable-scheduler"])
     try:
         yield proc
     finally:

@@ -715,7 +715,9 @@ def test_every_registered_kind_prints(rt: Any) -> None:
     assert len(cells) == len(columns) >= 2
     assert all(isinstance(c, (str, int)) for c in cells)
     assert all(c["description"] for c in columns)
-    assert [c["format"] for c in columns].count("name") == 1
+    # upstream's VolumeAttachment printer also marks its Attacher column format "name"
+    names = [c["format"] for c in columns].count("name")
+    assert names == (2 if rt.kind == "VolumeAttachment" else 1)
 
 
 # --- the Table body --------------------------------------------------------------------------

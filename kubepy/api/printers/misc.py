@@ -86,7 +86,8 @@ def lease_cells(obj: Obj, now: datetime) -> list[Cell]:
     return [name(obj), str(dig(obj, "spec", "holderIdentity") or ""), age(obj, now)]
 
 
-RUNTIME_CLASS = (name_column(), Column("Handler", "string", ""), age_column())
+RUNTIME_CLASS = (name_column(), Column("Handler", "string", Doc("node.v1.RuntimeClass", "handler")),
+                 age_column())
 
 
 def runtime_class_cells(obj: Obj, now: datetime) -> list[Cell]:

@@ -157,9 +157,12 @@ PriorityClass
   5 preemptionPolicy string ?
 """))
 
-# authorization/v1: what `kubectl auth can-i` (1.32+) sends. SubjectAccessReviewSpec.extra
-# (map of ExtraValue string lists) is not tabled: the decoder skips it.
+# authorization/v1: what `kubectl auth can-i` (1.32+) sends. ExtraValue is a Go []string
+# whose JSON form is a bare list; this table decodes it as {"items": [...]} (SubjectAccess-
+# Review's ``extra`` is not read by kubepy).
 TABLE.update(parse_table("k8s.io.api.authorization.v1", """
+ExtraValue
+  1 items [string]
 FieldSelectorAttributes
   1 rawSelector string
   2 requirements [meta.FieldSelectorRequirement]
@@ -213,6 +216,7 @@ SubjectAccessReviewSpec
   2 nonResourceAttributes NonResourceAttributes
   3 user string
   4 groups [string]
+  5 extra {ExtraValue}
   6 uid string
 SubjectAccessReviewStatus
   1 allowed bool ?
