@@ -56,12 +56,15 @@ _GO_JSON_KIND = {"string": "string", "boolean": "bool", "integer": "number",
                  "number": "number", "object": "object", "array": "array"}
 
 
-def check_and_prune(obj: dict[str, Any], schema: SchemaNode | None) -> list[str]:
-    """Remove fields the schema does not know; return their paths. Raise TypeMismatch."""
+def check_and_prune(obj: dict[str, Any], schema: SchemaNode | None, *,
+                    check_types: bool = True) -> list[str]:
+    """Remove fields the schema does not know; return their paths. Raise TypeMismatch
+    (unless ``check_types`` is off: custom resources report wrong types as 422 Invalid
+    from schema validation instead, since they are decoded untyped)."""
     if schema is None:
         return []
     unknown: list[str] = []
-    _walk(obj, schema, "", unknown, schema.name.rsplit(".", 1)[-1])
+    _walk(obj, schema, "", unknown, schema.name.rsplit(".", 1)[-1], check_types)
     return unknown
 
 
@@ -82,9 +85,12 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _walk(value: Any, node: SchemaNode, path: str, unknown: list[str], struct: str) -> None:
+def _walk(value: Any, node: SchemaNode, path: str, unknown: list[str], struct: str,
+          check_types: bool) -> None:
     types = node.types
     if not _type_ok(value, types):
+        if not check_types:
+            return
         got = _GO_JSON_KIND.get(_JSON_TYPE.get(type(value), ""), "value")
         raise TypeMismatch(path, _go_type(node), got, struct)
     if node.name:
@@ -94,20 +100,22 @@ def _walk(value: Any, node: SchemaNode, path: str, unknown: list[str], struct: s
             values = node.map_values()
             if values is not None:
                 for k, v in value.items():
-                    _walk(v, values, _join(path, k), unknown, struct)
+                    _walk(v, values, _join(path, k), unknown, struct, check_types)
             return
         props = node.raw.get("properties")
         if not props:
             return  # untyped object (RawExtension, JSON): anything goes
+        preserve = bool(node.raw.get("x-kubernetes-preserve-unknown-fields"))
         for key in list(value):
             child = node.field(key)
             if child is None:
-                unknown.append(_join(path, key))
-                del value[key]
+                if not preserve:  # custom resources may keep unknown fields here
+                    unknown.append(_join(path, key))
+                    del value[key]
                 continue
-            _walk(value[key], child, _join(path, key), unknown, struct)
+            _walk(value[key], child, _join(path, key), unknown, struct, check_types)
     elif isinstance(value, list):
         items = node.items()
         if items is not None:
             for i, v in enumerate(value):
-                _walk(v, items, f"{path}[{i}]", unknown, struct)
+                _walk(v, items, f"{path}[{i}]", unknown, struct, check_types)

@@ -11,7 +11,7 @@ Custom resources (from CRDs) are added at run time through ``Registry.add``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 NO_COLLECTION_DELETE = ("create", "delete", "get", "list", "patch", "update", "watch")
@@ -43,6 +43,14 @@ class ResourceType:
     storage_resource: str = ""
     # Served but not stored (review APIs: create-only, answered on the spot).
     virtual: bool = False
+    # Custom resources (from a CRD): ``schema`` is a SchemaNode over its openAPIV3Schema,
+    # ``printer_columns`` its additionalPrinterColumns, ``scale_paths`` its scale
+    # subresource paths (specReplicasPath, statusReplicasPath, labelSelectorPath).
+    custom: bool = False
+    schema: Any = field(default=None, compare=False, hash=False)
+    printer_columns: tuple[Any, ...] = field(default=(), compare=False, hash=False)
+    scale_paths: Any = field(default=None, compare=False, hash=False)
+    stored_version: str = ""  # custom resources: the CRD's storage version
 
     @property
     def group_version(self) -> str:

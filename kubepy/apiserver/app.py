@@ -46,6 +46,8 @@ class AppState:
     server_address: str
     ready: Callable[[], bool]
     openapi: Any = None  # kubepy.api.openapi.OpenAPIDocuments, built lazily
+    # custom resource schemas for the OpenAPI documents: "<group>/<version>/<Kind>" -> schema
+    openapi_extra: Callable[[], dict[str, Any]] = lambda: {}
 
 
 def status_response(err: errors.StatusError) -> web.Response:
@@ -264,7 +266,7 @@ def _openapi(state: AppState) -> Any:
     if state.openapi is None:
         from kubepy.api.openapi import OpenAPIDocuments
 
-        state.openapi = OpenAPIDocuments(state.registry)
+        state.openapi = OpenAPIDocuments(state.registry, state.openapi_extra())
     return state.openapi
 
 

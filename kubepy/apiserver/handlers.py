@@ -96,6 +96,8 @@ class ResourceHandlers:
         rt = self.storage_type(rt)
         if info.subresource:
             handler = self.subresources.get((rt.plural, info.subresource))
+            if handler is None and rt.custom and rt.subresource(info.subresource):
+                handler = self.subresources.get(("*", info.subresource))
             if handler is None and info.subresource == "status" and rt.subresource("status"):
                 handler = self._status_subresource
             if handler is None:
@@ -123,6 +125,10 @@ class ResourceHandlers:
 
     def storage_type(self, rt: ResourceType) -> ResourceType:
         """The resource type objects of ``rt`` are stored as (usually ``rt`` itself)."""
+        if rt.custom:
+            if rt.stored_version in ("", rt.version):
+                return rt
+            return self.registry.get(rt.group, rt.stored_version, rt.plural) or rt
         group, version = storage_version(rt.group, rt.plural, rt.version)
         if (group, version) == (rt.group, rt.version):
             return rt
@@ -133,11 +139,15 @@ class ResourceHandlers:
     def out(self, request: web.Request, rt: ResourceType, obj: Obj) -> Obj:
         """A stored object as the version the client addressed."""
         served: ResourceType = request.get("served", rt)
+        if rt.custom:  # conversion strategy None: only apiVersion changes
+            return obj if served is rt else {**obj, "apiVersion": served.api_version}
         return convert(obj, (rt.group, rt.version), (served.group, served.version))
 
     def into(self, request: web.Request, rt: ResourceType, obj: Obj) -> Obj:
         """A body in the addressed version as the stored version."""
         served: ResourceType = request.get("served", rt)
+        if rt.custom:
+            return obj if served is rt else {**obj, "apiVersion": rt.api_version}
         return convert(obj, (served.group, served.version), (rt.group, rt.version))
 
     # ------------------------------------------------------------------ reads
@@ -155,10 +165,7 @@ class ResourceHandlers:
         rt = request.get("served", rt)
         form = neg.output_form(request.headers.get("Accept"))
         if form.as_ == "Table":
-            from kubepy.api.printers import table_for
-
-            table = table_for(rt.group, rt.kind, [obj], _now(),
-                              include_object=query.get("includeObject", "Metadata"))
+            table = make_table(rt, [obj], query.get("includeObject", "Metadata"))
             table["apiVersion"] = f"meta.k8s.io/{form.version}"
             table["metadata"] = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
             return json_response(table, status)
@@ -214,10 +221,7 @@ class ResourceHandlers:
             rt = request["served"]
         form = neg.output_form(request.headers.get("Accept"))
         if form.as_ == "Table":
-            from kubepy.api.printers import table_for
-
-            table = table_for(rt.group, rt.kind, result.items, _now(),
-                              include_object=query.get("includeObject", "Metadata"))
+            table = make_table(rt, result.items, query.get("includeObject", "Metadata"))
             table["apiVersion"] = f"meta.k8s.io/{form.version}"
             table["metadata"] = meta
             return json_response(table)
@@ -247,10 +251,7 @@ class ResourceHandlers:
         def transform(obj: Obj, first: bool) -> Obj:
             obj = self.out(request, rt, obj)
             if form.as_ == "Table":
-                from kubepy.api.printers import table_for
-
-                table = table_for(served.group, served.kind, [obj], _now(),
-                                  include_object=include)
+                table = make_table(served, [obj], include)
                 table["apiVersion"] = f"meta.k8s.io/{form.version}"
                 table["metadata"] = {"resourceVersion": obj["metadata"].get("resourceVersion")}
                 if not first:
@@ -287,7 +288,7 @@ class ResourceHandlers:
                                     f'values: "Ignore", "Strict", "Warn"')
         schema = schema_for(rt)
         try:
-            unknown = check_and_prune(obj, schema)
+            unknown = check_and_prune(obj, schema, check_types=not rt.custom)
         except TypeMismatch as e:
             go_path = re.sub(r"\[\d+\]", "", e.path)  # Go's json errors name no indexes
             raise errors.BadRequest(
@@ -366,7 +367,7 @@ class ResourceHandlers:
         patch_type, doc = neg.decode_patch(await request.read(), neg.body_type(request))
         opts = self.write_options(request, query)
         schema = schema_for(rt)
-        if patch_type == neg.STRATEGIC_PATCH and schema is None:
+        if patch_type == neg.STRATEGIC_PATCH and (schema is None or rt.custom):
             raise errors.UnsupportedMediaType(
                 "the body of the request was in an unknown format - accepted media types "
                 "include: application/json-patch+json, application/merge-patch+json, "
@@ -544,6 +545,18 @@ def _reset_fields(rt: ResourceType, subresource: str) -> Any:
     if rt.subresource("status") is None and subresource == "":
         return ()
     return None
+
+
+def make_table(rt: ResourceType, objects: list[Obj], include_object: str) -> Obj:
+    """The Table for ``objects``: built-in printers, or a CRD's printer columns."""
+    if rt.custom:
+        from kubepy.api.printers import custom
+
+        return custom.table_for(rt.printer_columns, objects, _now(),
+                                include_object=include_object)
+    from kubepy.api.printers import table_for
+
+    return table_for(rt.group, rt.kind, objects, _now(), include_object=include_object)
 
 
 def partial_metadata(obj: Obj, version: str = "v1") -> Obj:

@@ -24,6 +24,7 @@ from kubepy.apiserver.admission import CreateAdmission
 from kubepy.apiserver.app import AppState, build_app
 from kubepy.apiserver.auth import TokenAuthenticator, User
 from kubepy.apiserver.bootstrap import bootstrap
+from kubepy.apiserver.customresources import CustomResources
 from kubepy.apiserver.handlers import ResourceHandlers
 from kubepy.apiserver.metrics import RequestMetrics
 from kubepy.apiserver.objects import Objects
@@ -67,13 +68,21 @@ def _advertise_ip(bind_address: str) -> str:
         return "127.0.0.1"
 
 
+def _refresh_openapi(state: AppState) -> None:
+    """Custom resources changed: rebuild the OpenAPI documents with their schemas."""
+    if state.openapi is not None:
+        state.openapi.set_extra_schemas(state.openapi_extra())
+
+
 def install_hooks(objects: Objects) -> None:
     """Defaulting and validation from kubepy.api (pure modules)."""
+    from kubepy.api import crd as crds
     from kubepy.api.defaults import apply_defaults
     from kubepy.api.validation import validate_create, validate_update
 
     def defaulter(rt: ResourceType, obj: dict[str, Any]) -> None:
-        if getattr(rt, "custom", False):
+        if rt.custom:
+            crds.apply_defaults(obj, rt.schema)
             return
         new = apply_defaults(rt.group, rt.version, rt.kind, obj)
         if new is not obj and new is not None:
@@ -81,13 +90,16 @@ def install_hooks(objects: Objects) -> None:
             obj.update(new)
 
     def on_create(rt: ResourceType, obj: dict[str, Any]) -> list[dict[str, str]]:
-        if getattr(rt, "custom", False):
-            return []
+        if rt.custom:
+            return (validate_create(rt.group, rt.version, rt.kind, obj,
+                                    namespaced=rt.namespaced) + crds.validate(obj, rt.schema))
         return validate_create(rt.group, rt.version, rt.kind, obj)
 
-    def on_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> list[dict[str, str]]:
-        if getattr(rt, "custom", False):
-            return []
+    def on_update(rt: ResourceType, new: dict[str, Any],
+                  old: dict[str, Any]) -> list[dict[str, str]]:
+        if rt.custom:
+            return (validate_update(rt.group, rt.version, rt.kind, new, old,
+                                    namespaced=rt.namespaced) + crds.validate(new, rt.schema))
         return validate_update(rt.group, rt.version, rt.kind, new, old)
 
     objects.defaulter = defaulter
@@ -154,6 +166,10 @@ class ApiServer:
                          tokens=TokenAuthenticator(cfg.tokens), authorizer=authorizer,
                          metrics=RequestMetrics(), server_address=f"{advertise}:{cfg.port}",
                          ready=lambda: self._ready)
+        self.custom_resources = CustomResources(self.registry, hub, objects,
+                                                on_change=lambda: _refresh_openapi(state))
+        state.openapi_extra = self.custom_resources.openapi_schemas
+        await self.custom_resources.start()
         app = build_app(state)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                     shutdown_timeout=1.0)
@@ -190,6 +206,8 @@ class ApiServer:
 
     async def stop(self) -> None:
         self._ready = False
+        if getattr(self, "custom_resources", None) is not None:
+            await self.custom_resources.close()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.hub is not None:

@@ -38,16 +38,42 @@ def _selector_string(obj: Obj) -> str:
     return selector_to_string(selector_from_label_selector(sel))
 
 
-def scale_of(obj: Obj) -> Obj:
+_BUILTIN_SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
+
+
+def _get_path(obj: Obj, path: str | None) -> Any:
+    value: Any = obj
+    for part in (path or "").strip(".").split("."):
+        if not part:
+            return None
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _set_path(obj: Obj, path: str, value: Any) -> None:
+    parts = path.strip(".").split(".")
+    for part in parts[:-1]:
+        obj = obj.setdefault(part, {})
+    obj[parts[-1]] = value
+
+
+def scale_of(obj: Obj, paths: Obj | None = None) -> Obj:
+    """The autoscaling/v1 Scale view (``paths``: a CRD's scale subresource paths)."""
     meta = obj["metadata"]
-    status: Obj = {"replicas": int((obj.get("status") or {}).get("replicas") or 0)}
-    selector = _selector_string(obj)
+    paths = paths or _BUILTIN_SCALE
+    status: Obj = {"replicas": int(_get_path(obj, paths.get("statusReplicasPath")) or 0)}
+    if paths is _BUILTIN_SCALE:
+        selector = _selector_string(obj)
+    else:
+        selector = _get_path(obj, paths.get("labelSelectorPath")) or ""
     if selector:
         status["selector"] = selector
+    spec_replicas = _get_path(obj, paths.get("specReplicasPath"))
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                               "creationTimestamp") if k in meta},
-            "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
+            "spec": {"replicas": int(1 if spec_replicas is None and paths is _BUILTIN_SCALE
+                                     else spec_replicas or 0)},
             "status": status}
 
 
@@ -55,7 +81,8 @@ class Subresources:
     def __init__(self, handlers: ResourceHandlers, authorizer: RBACAuthorizer):
         self.h = handlers
         self.authorizer = authorizer
-        for plural in ("deployments", "replicasets", "statefulsets", "replicationcontrollers"):
+        for plural in ("deployments", "replicasets", "statefulsets", "replicationcontrollers",
+                       "*"):  # "*": custom resources with a scale subresource
             handlers.subresources[(plural, "scale")] = self.scale
         handlers.subresources[("pods", "binding")] = self.binding
         handlers.subresources[("pods", "eviction")] = self.eviction
@@ -73,8 +100,9 @@ class Subresources:
                     namespace: str | None, query: dict[str, str],
                     warnings: Warnings) -> web.StreamResponse:
         objects = self.h.objects
+        paths = rt.scale_paths if rt.custom else None
         if info.verb == "get":
-            return json_response(scale_of(await objects.get(rt, namespace, info.name)))
+            return json_response(scale_of(await objects.get(rt, namespace, info.name), paths))
         opts = self.h.write_options(request, query)
         if info.verb == "update":
             body = neg.decode_object(await request.read(), neg.body_type(request),
@@ -88,7 +116,7 @@ class Subresources:
             def replicas_from(current: Obj) -> tuple[int, str | None]:
                 from kubepy.api import patch as patches
 
-                view = scale_of(current)
+                view = scale_of(current, paths)
                 if patch_type == neg.JSON_PATCH:
                     new = patches.apply_json_patch(view, doc)
                 elif patch_type == neg.MERGE_PATCH:
@@ -115,12 +143,12 @@ class Subresources:
                     "spec.replicas", f"Invalid value: {replicas}: must be greater than or "
                     "equal to 0")], "autoscaling")
             new = copy.deepcopy(current)
-            new.setdefault("spec", {})["replicas"] = replicas
+            _set_path(new, (paths or _BUILTIN_SCALE)["specReplicasPath"], replicas)
             return new
 
         obj = await objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
                                               subresource="scale")
-        return json_response(scale_of(obj))
+        return json_response(scale_of(obj, paths))
 
     # ---------------------------------------------------------------- binding
 
