@@ -539,3 +539,31 @@ def test_cronjob_on_fake_clock(server: ServerProcess) -> None:
                 in messages
             assert ("SuccessfulDelete", f"Deleted job {names[0]}") in messages
     run(go())
+
+
+@pytest.mark.parametrize("policy", ["Background", "Orphan"],
+                         ids=["job-gone-pods-orphaned", "job-deleting-with-finalizer"])
+def test_deleted_job_lets_go_of_its_pods(server: ServerProcess, policy: str) -> None:
+    """Background: the Job is gone at once (no garbage collector runs here), its pods are
+    orphans whose finalizer the controller removes. Orphan: the Job waits for the garbage
+    collector with deletionTimestamp set; the controller lets go of its pods meanwhile."""
+    async def go() -> None:
+        async with running_cluster(server, (job,), lambda pod: None) as cl:
+            c, ns = cl.client, cl.namespace
+            await c.create(JOBS, {"metadata": {"name": "gone"}, "spec": {
+                "parallelism": 2, "completions": 2,
+                "template": pod_template("gone", "busybox", "Never")}}, ns)
+
+            async def tracked() -> bool:
+                pods = await cl.pods()
+                return len(pods) == 2 and all(
+                    "batch.kubernetes.io/job-tracking" in p["metadata"].get("finalizers", [])
+                    for p in pods)
+            await wait_for(tracked)
+            await c.delete(JOBS, "gone", ns, propagation_policy=policy)
+
+            async def released() -> bool:
+                pods = await cl.pods()
+                return len(pods) == 2 and all(not p["metadata"].get("finalizers") for p in pods)
+            await wait_for(released)
+    run(go())

@@ -27,7 +27,7 @@ from kubepy.client.events import NORMAL, WARNING, EventRecorder
 from kubepy.client.store import split_key
 from kubepy.controllers.job import logic
 from kubepy.controllers.job import pods as jp
-from kubepy.controllers.podutil import (CONTROLLER_UID_INDEX, Expectations,
+from kubepy.controllers.podutil import (CONTROLLER_UID_INDEX, Expectations, controller_of,
                                         controller_uid_index, owner_key, parse_time)
 
 log = logging.getLogger("kubepy.controllers.job")
@@ -35,6 +35,7 @@ Obj = dict[str, Any]
 _REG = Registry()
 JOBS: ResourceType = _REG.get("batch", "v1", "jobs")  # type: ignore[assignment]
 PODS: ResourceType = _REG.get("", "v1", "pods")  # type: ignore[assignment]
+ORPHAN_PREFIX = "orphan-pod:"
 REMOVE_FINALIZER = {"metadata": {"$deleteFromPrimitiveList/finalizers": [jp.TRACKING_FINALIZER]}}
 
 
@@ -52,7 +53,8 @@ class JobController(Controller):
         # pod cache shows it
         self.counted: dict[str, set[str]] = {}
         self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
-        self.jobs.add_event_handler(*self.handlers())
+        self.jobs.add_event_handler(self.enqueue, lambda old, new: self.enqueue(new),
+                                    self._on_job_delete)
         self.pods.add_event_handler(self._on_pod_add, lambda old, new: self._on_pod(new),
                                     self._on_pod_delete)
 
@@ -60,12 +62,31 @@ class JobController(Controller):
         key = owner_key(pod, "Job")
         if key is not None:
             self.enqueue_key(key)
+        if jp.has_tracking_finalizer(pod) and self._owner(pod) is None:
+            self.enqueue_key(ORPHAN_PREFIX + f"{pod['metadata']['namespace']}/"
+                             f"{pod['metadata']['name']}")
+
+    def _on_job_delete(self, job: Obj) -> None:
+        self.enqueue(job)
+        for pod in self.pods.store.by_index(CONTROLLER_UID_INDEX, job["metadata"]["uid"]):
+            if jp.has_tracking_finalizer(pod):
+                self.enqueue_key(ORPHAN_PREFIX + f"{pod['metadata']['namespace']}/"
+                                 f"{pod['metadata']['name']}")
+
+    def _owner(self, pod: Obj) -> Obj | None:
+        """The Job controlling the pod, if the cache has it (same uid)."""
+        ref = controller_of(pod)
+        if ref is None or ref.get("kind") != "Job":
+            return None
+        found = self.jobs.store.get_by_name(pod["metadata"].get("namespace"), ref["name"])
+        return found if found is not None and found["metadata"]["uid"] == ref.get("uid") \
+            else None
 
     def _on_pod_add(self, pod: Obj) -> None:
         key = owner_key(pod, "Job")
         if key is not None:
             self.expectations.creation_observed(key)
-            self.enqueue_key(key)
+        self._on_pod(pod)
 
     def _on_pod_delete(self, pod: Obj) -> None:
         key = owner_key(pod, "Job")
@@ -76,6 +97,11 @@ class JobController(Controller):
     # ------------------------------------------------------------------ reconcile
 
     async def reconcile(self, key: str) -> float | None:
+        if key.startswith(ORPHAN_PREFIX):  # a pod whose Job is gone keeps no finalizer
+            pod = self.pods.store.get(key[len(ORPHAN_PREFIX):])
+            if pod is not None and jp.has_tracking_finalizer(pod) and self._owner(pod) is None:
+                await self._remove_finalizer(pod, set())
+            return None
         job = self.jobs.store.get(key)
         if job is None:
             self.expectations.forget(key)
@@ -175,6 +201,11 @@ class TTLAfterFinishedController(Controller):
         self.jobs.add_event_handler(self.enqueue, lambda old, new: self.enqueue(new))
 
     async def reconcile(self, key: str) -> float | None:
+        if key.startswith(ORPHAN_PREFIX):  # a pod whose Job is gone keeps no finalizer
+            pod = self.pods.store.get(key[len(ORPHAN_PREFIX):])
+            if pod is not None and jp.has_tracking_finalizer(pod) and self._owner(pod) is None:
+                await self._remove_finalizer(pod, set())
+            return None
         job = self.jobs.store.get(key)
         if job is None or job["metadata"].get("deletionTimestamp"):
             return None
