@@ -48,6 +48,7 @@ class AppState:
     openapi: Any = None  # kubepy.api.openapi.OpenAPIDocuments, built lazily
     # custom resource schemas for the OpenAPI documents: "<group>/<version>/<Kind>" -> schema
     openapi_extra: Callable[[], dict[str, Any]] = lambda: {}
+    token_issuer: Any = None  # kubepy.apiserver.serviceaccounts.TokenIssuer
 
 
 def status_response(err: errors.StatusError) -> web.Response:
@@ -135,9 +136,14 @@ def _authenticate(request: web.Request, state: AppState) -> User:
         user = user_from_peercert(transport.get_extra_info("peercert"))
         if user is not None:
             return user
-    user = state.tokens.authenticate(request.headers.get("Authorization"))
+    header = request.headers.get("Authorization")
+    user = state.tokens.authenticate(header)
     if user is not None:
         return user
+    if header and header.startswith("Bearer ") and state.token_issuer is not None:
+        user = state.token_issuer.authenticate(header[len("Bearer "):].strip())
+        if user is not None:
+            return user
     return ANONYMOUS
 
 

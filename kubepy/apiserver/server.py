@@ -25,6 +25,7 @@ from kubepy.apiserver.app import AppState, build_app
 from kubepy.apiserver.auth import TokenAuthenticator, User
 from kubepy.apiserver.bootstrap import bootstrap
 from kubepy.apiserver.customresources import CustomResources
+from kubepy.apiserver.serviceaccounts import TokenIssuer, load_or_create_key
 from kubepy.apiserver.handlers import ResourceHandlers
 from kubepy.apiserver.metrics import RequestMetrics
 from kubepy.apiserver.objects import Objects
@@ -170,6 +171,12 @@ class ApiServer:
                                                 on_change=lambda: _refresh_openapi(state))
         state.openapi_extra = self.custom_resources.openapi_schemas
         await self.custom_resources.start()
+        self.token_issuer = TokenIssuer(
+            load_or_create_key(cfg.data_dir / "tls" / "service-account.key"),
+            f"https://kubernetes.default.svc.{cfg.cluster_domain}",
+            lambda ns, name: hub.cache_for("/registry/serviceaccounts/").objects.get(
+                f"/registry/serviceaccounts/{ns}/{name}"))
+        state.token_issuer = self.token_issuer
         app = build_app(state)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                     shutdown_timeout=1.0)

@@ -86,6 +86,7 @@ class Subresources:
             handlers.subresources[(plural, "scale")] = self.scale
         handlers.subresources[("pods", "binding")] = self.binding
         handlers.subresources[("pods", "eviction")] = self.eviction
+        handlers.subresources[("serviceaccounts", "token")] = self.token_request
         handlers.virtual[("", "bindings")] = self.binding
         handlers.virtual[("authorization.k8s.io", "selfsubjectaccessreviews")] = self.ssar
         handlers.virtual[("authorization.k8s.io", "subjectaccessreviews")] = self.sar
@@ -244,6 +245,44 @@ class Subresources:
                              f"The disruption budget {pdb['metadata']['name']} needs "
                              f"{status.get('desiredHealthy', 0)} healthy pods and has "
                              f"{status.get('currentHealthy', 0)} currently"}])
+
+    # ---------------------------------------------------------------- token
+
+    async def token_request(self, request: web.Request, info: RequestInfo, rt: ResourceType,
+                            namespace: str | None, query: dict[str, str],
+                            warnings: Warnings) -> web.StreamResponse:
+        """serviceaccounts/token: issue a service-account token (TokenRequest)."""
+        if info.verb != "create":
+            raise errors.MethodNotAllowed("the server does not allow this method on the "
+                                          "requested resource")
+        body = neg.decode_object(await request.read(), neg.body_type(request),
+                                 group="authentication.k8s.io", version="v1",
+                                 kind="TokenRequest")
+        sa = await self.h.objects.get(rt, namespace, info.name)
+        from kubepy.apiserver.app import AppState
+
+        state: AppState = request.app["state"]
+        issuer = state.token_issuer
+        spec = dict(body.get("spec") or {})
+        audiences = spec.get("audiences") or list(issuer.audiences)
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < 600:
+            raise errors.invalid("TokenRequest", info.name, [errors.field_cause(
+                "spec.expirationSeconds", f"Invalid value: {seconds}: may not specify a "
+                "duration less than 10 minutes")], "authentication.k8s.io")
+        token, exp = issuer.issue(sa, audiences=audiences, expiration_seconds=seconds,
+                                  bound=spec.get("boundObjectRef"))
+        import datetime as _dt
+
+        expires = _dt.datetime.fromtimestamp(exp, _dt.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        spec.update({"audiences": audiences, "expirationSeconds": seconds})
+        spec.setdefault("boundObjectRef", None)
+        return json_response({
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": info.name, "namespace": namespace,
+                         "creationTimestamp": None},
+            "spec": spec, "status": {"token": token, "expirationTimestamp": expires}}, 201)
 
     # ---------------------------------------------------------------- reviews
 
