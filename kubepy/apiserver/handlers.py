@@ -98,7 +98,8 @@ class ResourceHandlers:
             handler = self.subresources.get((rt.plural, info.subresource))
             if handler is None and rt.custom and rt.subresource(info.subresource):
                 handler = self.subresources.get(("*", info.subresource))
-            if handler is None and info.subresource == "status" and rt.subresource("status"):
+            if handler is None and info.subresource in ("status", "finalize") and \
+                    rt.subresource(info.subresource):
                 handler = self._status_subresource
             if handler is None:
                 raise errors.NotFound("the server could not find the requested resource")
@@ -460,8 +461,9 @@ class ResourceHandlers:
         if info.verb == "get":
             return await self._get(request, info, rt, namespace, query, warnings)
         if info.verb == "update":
-            return await self._update(request, info, rt, namespace, query, warnings, "status")
-        if info.verb == "patch":
+            return await self._update(request, info, rt, namespace, query, warnings,
+                                      info.subresource)
+        if info.verb == "patch" and info.subresource == "status":
             return await self._patch(request, info, rt, namespace, query, warnings, "status")
         raise errors.MethodNotAllowed("the server does not allow this method on the "
                                       "requested resource")

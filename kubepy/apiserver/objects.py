@@ -279,7 +279,7 @@ class Objects:
             return new
         try:
             if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
-                    not _graceful_pending(rt, new):
+                    not _graceful_pending(rt, new) and not strategy.spec_finalizers(rt, new):
                 await self.store.delete(key, expected_revision=old_rv)
                 return new
             kv = await self.store.update(key, encode_for_store(new), expected_revision=old_rv)
@@ -319,8 +319,12 @@ class Objects:
             elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
                 finalizers.append("foregroundDeletion")
             grace = self._grace_period(rt, current, options)
-            if finalizers or grace > 0:
+            if finalizers or grace > 0 or strategy.spec_finalizers(rt, current):
                 changed = False
+                if strategy.spec_finalizers(rt, current) and \
+                        (new.get("status") or {}).get("phase") != "Terminating":
+                    new.setdefault("status", {})["phase"] = "Terminating"
+                    changed = True
                 if finalizers != list(nmeta.get("finalizers") or []):
                     nmeta["finalizers"] = finalizers
                     changed = True

@@ -88,6 +88,18 @@ def prepare_for_update(rt: ResourceType, new: Obj, old: Obj, subresource: str) -
     """Keep what this kind of write may not change."""
     if not has_status_subresource(rt):
         return
+    if subresource == "finalize":
+        # namespaces/finalize: only spec.finalizers changes
+        finalizers = (new.get("spec") or {}).get("finalizers") or []
+        meta = new.get("metadata", {})
+        kept = copy.deepcopy(old)
+        kept.setdefault("spec", {})["finalizers"] = finalizers
+        for field in ("resourceVersion", "managedFields"):
+            if field in meta:
+                kept["metadata"][field] = meta[field]
+        new.clear()
+        new.update(kept)
+        return
     if subresource == "status":
         status = new.get("status")
         meta = new.get("metadata", {})
@@ -109,6 +121,14 @@ def prepare_for_update(rt: ResourceType, new: Obj, old: Obj, subresource: str) -
             new["status"] = copy.deepcopy(old["status"])
         else:
             new.pop("status", None)
+
+
+def spec_finalizers(rt: ResourceType, obj: Obj) -> list[str]:
+    """A Namespace's spec.finalizers: while any remain, deleting it only marks it
+    Terminating (the namespace controller empties them through /finalize)."""
+    if (rt.group, rt.kind) != ("", "Namespace"):
+        return []
+    return list((obj.get("spec") or {}).get("finalizers") or [])
 
 
 def spec_changed(new: Obj, old: Obj) -> bool:
