@@ -1,7 +1,7 @@
 """Shared fixtures: a real ``kubepy server`` process and the kubectl binaries on this machine.
 
-``kubepy_server`` (session scope) starts one control plane on a free port with a fresh data
-dir; tests isolate themselves with their own namespaces. ``start_server`` starts extra
+``kubepy_server`` (session scope) starts one API server (no controllers, no scheduler) on a
+free port with a fresh data dir; tests isolate themselves with their own namespaces. ``start_server`` starts extra
 servers for tests that restart or kill one. Every process started here is stopped at the end
 of its scope, also when the test fails.
 """
@@ -99,9 +99,14 @@ def start_server(data_dir: Path, port: int | None = None, extra: list[str] | Non
     raise RuntimeError(f"kubepy server not ready after {timeout}s:\n{server.log()}")
 
 
+API_ONLY = ["--disable-controller-manager", "--disable-scheduler"]
+
+
 @pytest.fixture(scope="session")
 def kubepy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("kubepy-server"))
+    """The API server alone (no controllers or scheduler acting on what tests create), so
+    that what kubectl prints does not depend on how far reconciliation got."""
+    server = start_server(tmp_path_factory.mktemp("kubepy-server"), extra=API_ONLY)
     try:
         yield server
     finally:
