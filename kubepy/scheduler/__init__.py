@@ -6,3 +6,8 @@ scheduler.shutdown()``. Modules: ``nodeinfo`` (PodInfo/NodeInfo), ``cache``, ``q
 ``framework``, ``plugins/``, ``algorithm`` (one decision), ``preemption``, ``messages``,
 ``binder`` (API writes), ``scheduler`` (the loop), ``setup`` (wiring).
 """
+
+from kubepy.scheduler.setup import new_scheduler
+from kubepy.scheduler.scheduler import Scheduler
+
+__all__ = ["new_scheduler", "Scheduler"]
