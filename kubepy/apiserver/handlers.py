@@ -8,7 +8,6 @@ body decoding, field validation, output forms (Table, PartialObjectMetadata) and
 
 from __future__ import annotations
 
-import copy
 import datetime
 import re
 from typing import Any, Callable
@@ -24,7 +23,7 @@ from kubepy.api.schema import SchemaNode, schemas
 from kubepy.apiserver import negotiation as neg
 from kubepy.apiserver import strategy
 from kubepy.apiserver.listing import ListResult, list_objects
-from kubepy.apiserver.objects import DeleteOptions, Objects, WriteOptions, not_found
+from kubepy.apiserver.objects import DeleteOptions, Objects, WriteOptions, clone, not_found
 from kubepy.apiserver.requestinfo import RequestInfo
 from kubepy.apiserver.watch import serve_watch
 from kubepy.apiserver.watchcache import CacheHub
@@ -353,7 +352,7 @@ class ResourceHandlers:
         def mutate(current: Obj) -> Obj:
             if precondition and precondition != current["metadata"].get("resourceVersion"):
                 raise _conflict(rt, info.name)
-            new = copy.deepcopy(body)
+            new = clone(body)
             new.setdefault("metadata", {})["resourceVersion"] = current["metadata"][
                 "resourceVersion"]
             return new
@@ -389,7 +388,7 @@ class ResourceHandlers:
         def mutate(current: Obj) -> Obj:
             from kubepy.api import patch as patches
 
-            base = copy.deepcopy(self.out(request, rt, current))
+            base = clone(self.out(request, rt, current))
             if patch_type == neg.JSON_PATCH:
                 new = patches.apply_json_patch(base, doc)
             elif patch_type == neg.MERGE_PATCH:
@@ -420,7 +419,7 @@ class ResourceHandlers:
 
         schema = schema_for(rt)
         opts.manage_fields = False  # server_side_apply keeps managedFields itself
-        config = copy.deepcopy(config)
+        config = clone(config)
         self.check_fields(request.get("served", rt), config, query, warnings)
         config = self.into(request, rt, config)
         cmeta = config.get("metadata") or {}
@@ -430,7 +429,7 @@ class ResourceHandlers:
         created: list[bool] = []
 
         def mutate(current: Obj) -> Obj:
-            new = server_side_apply(copy.deepcopy(current), config,
+            new = server_side_apply(clone(current), config,
                                     manager=opts.field_manager, force=force, schema=schema,
                                     now=_now_str(), subresource=subresource,
                                     reset_fields=_reset_fields(rt, subresource),

@@ -12,7 +12,6 @@ Callers pass plain dicts; cached objects are never mutated (everything is copied
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime
 import secrets
 import uuid
@@ -39,6 +38,11 @@ _MAX_RETRIES = 10
 def now_rfc3339(clock: Callable[[], datetime.datetime] | None = None) -> str:
     t = clock() if clock else datetime.datetime.now(datetime.timezone.utc)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON-compatible value (several times faster than copy.deepcopy)."""
+    return orjson.loads(orjson.dumps(obj))
 
 
 def encode_for_store(obj: Obj) -> bytes:
@@ -116,7 +120,7 @@ class Objects:
 
     async def create(self, rt: ResourceType, namespace: str | None, body: Obj,
                      opts: WriteOptions) -> Obj:
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.BadRequest("metadata must be an object")
@@ -310,7 +314,7 @@ class Objects:
                 raise conflict(rt, name, "Precondition failed: ResourceVersion in precondition: "
                                f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                f"{meta.get('resourceVersion')}")
-            new = copy.deepcopy(current)
+            new = clone(current)
             nmeta = new["metadata"]
             finalizers = list(nmeta.get("finalizers") or [])
             policy = options.propagation_policy

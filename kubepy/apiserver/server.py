@@ -8,6 +8,7 @@ runs ``kubepy server`` owns one ApiServer plus the other components as API clien
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import socket
@@ -56,6 +57,18 @@ class ServerConfig:
     @property
     def store_endpoint(self) -> str:
         return self.datastore_endpoint or f"sqlite://{self.data_dir / 'db' / 'state.db'}"
+
+
+async def _gc_freeze_loop(interval: float = 10.0) -> None:
+    """Keep the long-lived objects (the watch cache) out of the cyclic collector's scans.
+
+    A full collection over a large cache paused every request for hundreds of
+    milliseconds (docs/benchmarks.md); objects are plain acyclic dicts freed by reference
+    counting, so freezing what survives costs nothing but those pauses."""
+    gc.set_threshold(20000, 20, 20)
+    while True:
+        gc.freeze()
+        await asyncio.sleep(interval)
 
 
 def _advertise_ip(bind_address: str) -> str:
@@ -194,6 +207,7 @@ class ApiServer:
         if hasattr(self.store, "start_background_compaction"):
             self.store.start_background_compaction(cfg.compaction_interval,  # type: ignore
                                                    cfg.compaction_retention)
+        self._gc_task = asyncio.create_task(_gc_freeze_loop(), name="gc-freeze")
         self._ready = True
 
     def server_url(self) -> str:
@@ -213,6 +227,8 @@ class ApiServer:
 
     async def stop(self) -> None:
         self._ready = False
+        if getattr(self, "_gc_task", None) is not None:
+            self._gc_task.cancel()
         if getattr(self, "custom_resources", None) is not None:
             await self.custom_resources.close()
         if self.runner is not None:

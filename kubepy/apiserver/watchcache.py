@@ -253,8 +253,14 @@ class CacheHub:
         await asyncio.wait_for(fut, timeout)
 
     async def wait_fresh(self) -> None:
-        """Wait until the caches reflect every write committed before this call."""
-        await self.wait_for(await self.store.current_revision())
+        """Wait until the caches reflect every write committed before this call.
+
+        With a store that knows its own commits without I/O (``local_revision``, the SQLite
+        backend when this apiserver is its only writer) this costs nothing on the hot path;
+        otherwise it asks the store for its current revision."""
+        local = getattr(self.store, "local_revision", None)
+        revision = local() if local is not None else await self.store.current_revision()
+        await self.wait_for(revision)
 
     async def close(self) -> None:
         if self._task:

@@ -61,6 +61,7 @@ class SQLiteStore:
         self._reader_conns: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="kubepy-sqlite-reader")
+        self._committed = current  # highest revision committed by this process (or at open)
         self._notifier = Notifier(current, self._read_events, self.current_revision,
                                   poll_interval, watch_queue)
         self._compactor: asyncio.Task[None] | None = None
@@ -105,6 +106,8 @@ class SQLiteStore:
             pass
 
     def _settle(self, events: list[Event], outcomes: list[writer.Outcome]) -> None:
+        if events:
+            self._committed = max(self._committed, events[-1].revision)
         self._notifier.offer(events)
         for future, result, error in outcomes:
             if future.done():
@@ -149,6 +152,12 @@ class SQLiteStore:
 
     async def current_revision(self) -> int:
         return await self._read(queries.current_revision)
+
+    def local_revision(self) -> int:
+        """The highest revision this process committed (no I/O). Every write this process
+        acknowledged is at or below it, so waiting for it gives read-your-writes; writes by
+        other processes sharing the file are seen through the watch poller instead."""
+        return self._committed
 
     async def compacted_revision(self) -> int:
         return await self._read(queries.compacted_revision)
