@@ -152,8 +152,12 @@ class Scheduler:
             self.queue.move_all_to_active_or_backoff(ClusterEvent.ASSIGNED_POD_DELETE)
 
     def _pending(self, pod: Obj) -> bool:
+        """Ours to schedule now: our schedulerName, not finished, not being deleted, no
+        scheduling gates left (gated pods wait outside the queue, as with the
+        SchedulingGates PreEnqueue plugin)."""
         return (self.responsible_for(pod) and not is_terminal(pod)
-                and not (pod.get("metadata") or {}).get("deletionTimestamp"))
+                and not (pod.get("metadata") or {}).get("deletionTimestamp")
+                and not _spec(pod).get("schedulingGates"))
 
     def on_node_add(self, node: Obj) -> None:
         self.cache.add_node(node)

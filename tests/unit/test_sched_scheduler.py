@@ -82,7 +82,8 @@ def test_binds_and_records_scheduled() -> None:
     {**pod("done"), "status": {"phase": "Succeeded"}},
     {**pod("deleting"), "metadata": {**pod("deleting")["metadata"],
                                      "deletionTimestamp": "2026-01-01T00:00:00Z"}},
-], ids=["other-scheduler", "has-node-name", "terminal", "terminating"])
+    pod("gated", schedulingGates=[{"name": "example.com/wait"}]),
+], ids=["other-scheduler", "has-node-name", "terminal", "terminating", "gated"])
 def test_not_ours(p: Obj) -> None:
     async def body() -> None:
         s, w, _, _ = make()
@@ -169,6 +170,20 @@ def test_preemption_evicts_and_nominates() -> None:
         await drain(s)
         assert w.binds == [("vip", "a")]
         assert s.queue.nominated_node("vip") is None
+    run(body)
+
+
+def test_gate_removed_then_scheduled() -> None:
+    async def body() -> None:
+        s, w, _, _ = make()
+        s.on_node_add(node("a"))
+        gated = pod("p", uid="p", schedulingGates=[{"name": "example.com/wait"}])
+        s.on_pod_add(gated)
+        await drain(s)
+        assert w.binds == []
+        s.on_pod_update(gated, pod("p", uid="p"))
+        await drain(s)
+        assert w.binds == [("p", "a")]
     run(body)
 
 
