@@ -167,7 +167,7 @@ async def e2e(kubeconfig: str, nodes: int, init_pods: int, pods: int,
         while bound() < init_pods:
             await asyncio.sleep(0.2)
         start = time.perf_counter()
-        creating = asyncio.get_running_loop().create_task(asyncio.gather(
+        creating = asyncio.ensure_future(asyncio.gather(
             *(create(rt_pods, strip(make_pod(i, "measured-pod", ns)), ns) for i in range(pods))))
         samples: list[int] = []
         last = bound()
