@@ -20,14 +20,19 @@ _OPTS = WriteOptions(field_manager="kube-apiserver")
 _BOOTSTRAP_LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
 
 
-def _role(name: str, rules: list[Obj], aggregate_to: list[str] | None = None) -> Obj:
+def _role(name: str, rules: list[Obj], aggregate_to: list[str] | None = None, *,
+          aggregates: str = "") -> Obj:
     labels = dict(_BOOTSTRAP_LABELS)
     for target in aggregate_to or []:
         labels[f"rbac.authorization.k8s.io/aggregate-to-{target}"] = "true"
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": name, "labels": labels,
-                         "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}},
-            "rules": rules}
+    role: Obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                 "metadata": {"name": name, "labels": labels, "annotations": {
+                     "rbac.authorization.kubernetes.io/autoupdate": "true"}},
+                 "rules": rules}
+    if aggregates:
+        role["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": {
+            f"rbac.authorization.k8s.io/aggregate-to-{aggregates}": "true"}}]}
+    return role
 
 
 def _binding(name: str, role: str, subjects: list[Obj]) -> Obj:
@@ -69,18 +74,24 @@ def _with_verbs(rules: list[Obj], verbs: list[str]) -> list[Obj]:
 
 
 def bootstrap_rbac() -> list[Obj]:
-    view = _with_verbs(_WORKLOADS, _READ) + [
+    # As upstream: the rules live in system:aggregate-to-{view,edit,admin}; view, edit and
+    # admin aggregate them by label (view into edit into admin). The authorizer evaluates
+    # aggregationRule itself; the rules written here are what aggregation yields.
+    to_view = _with_verbs(_WORKLOADS, _READ) + [
         {"apiGroups": [""], "resources": ["events", "limitranges", "namespaces",
                                           "resourcequotas", "pods/log", "pods/status"],
          "verbs": _READ}]
-    edit = _with_verbs(_WORKLOADS + _SENSITIVE, _READ + _WRITE) + [
-        {"apiGroups": [""], "resources": ["events", "limitranges", "namespaces",
-                                          "resourcequotas", "pods/log", "pods/status"],
-         "verbs": _READ}]
-    admin = edit + [{"apiGroups": ["rbac.authorization.k8s.io"],
-                     "resources": ["roles", "rolebindings"], "verbs": _READ + _WRITE},
-                    {"apiGroups": ["authorization.k8s.io"],
-                     "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]
+    to_edit = _with_verbs(_WORKLOADS + _SENSITIVE, _WRITE) + [
+        {"apiGroups": [""], "resources": ["secrets", "pods/attach", "pods/exec",
+                                          "pods/portforward", "pods/proxy",
+                                          "services/proxy"], "verbs": _READ}]
+    to_admin = [{"apiGroups": ["rbac.authorization.k8s.io"],
+                 "resources": ["roles", "rolebindings"], "verbs": _READ + _WRITE},
+                {"apiGroups": ["authorization.k8s.io"],
+                 "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]
+    view = to_view
+    edit = to_edit + view
+    admin = to_admin + edit
     review = {"apiGroups": ["authorization.k8s.io"],
               "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
               "verbs": ["create"]}
@@ -92,9 +103,12 @@ def bootstrap_rbac() -> list[Obj]:
         _binding("cluster-admin", "cluster-admin",
                  [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                    "name": "system:masters"}]),
-        _role("admin", admin),
-        _role("edit", edit, ["admin"]),
-        _role("view", view, ["edit"]),
+        _role("admin", admin, aggregates="admin"),
+        _role("edit", edit, ["admin"], aggregates="edit"),
+        _role("view", view, ["edit"], aggregates="view"),
+        _role("system:aggregate-to-admin", to_admin, ["admin"]),
+        _role("system:aggregate-to-edit", to_edit, ["edit"]),
+        _role("system:aggregate-to-view", to_view, ["view"]),
         _role("system:discovery", [{"nonResourceURLs": [
             "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
             "/readyz", "/version", "/version/"], "verbs": ["get"]}]),

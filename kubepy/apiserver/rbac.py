@@ -104,11 +104,34 @@ class RBACAuthorizer:
             if role:
                 yield role, namespace
 
+    def rules_of(self, role: Obj, seen: set[str] | None = None) -> list[Obj]:
+        """A role's rules; for a ClusterRole with an aggregationRule, the rules of every
+        ClusterRole its selectors match (what the aggregation controller would write)."""
+        aggregation = role.get("aggregationRule")
+        if not aggregation:
+            return list(role.get("rules") or [])
+        from kubepy.api.labels import selector_from_label_selector
+
+        seen = seen if seen is not None else set()
+        seen.add(role["metadata"]["name"])
+        rules: list[Obj] = []
+        selectors = [selector_from_label_selector(s)
+                     for s in aggregation.get("clusterRoleSelectors") or []]
+        for other in self._objects_under("/registry/clusterroles/").values():
+            name = other["metadata"]["name"]
+            if name in seen:
+                continue
+            labels = other["metadata"].get("labels") or {}
+            if any(sel.matches(labels) for sel in selectors):
+                seen.add(name)
+                rules += self.rules_of(other, seen)
+        return rules
+
     def authorize(self, user: User, attrs: Attributes) -> tuple[bool, str]:
         if "system:masters" in user.groups:
             return True, ""
         for role, _ns in self._roles_for(user, attrs.namespace):
-            for rule in role.get("rules") or []:
+            for rule in self.rules_of(role):
                 if rule_allows(rule, attrs):
                     return True, f'RBAC: allowed by role "{role["metadata"]["name"]}"'
         return False, ""
@@ -120,7 +143,7 @@ class RBACAuthorizer:
                     [{"verbs": ["*"], "nonResourceURLs": ["*"]}])
         res, nonres = [], []
         for role, _ns in self._roles_for(user, namespace):
-            for rule in role.get("rules") or []:
+            for rule in self.rules_of(role):
                 if rule.get("nonResourceURLs"):
                     nonres.append({"verbs": rule.get("verbs", []),
                                    "nonResourceURLs": rule["nonResourceURLs"]})

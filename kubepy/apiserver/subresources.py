@@ -360,6 +360,8 @@ class Subresources:
 
         state: AppState = request.app["state"]
         user = state.tokens.authenticate(f"Bearer {token}")
+        if user is None and state.token_issuer is not None:
+            user = state.token_issuer.authenticate(token)
         body["status"] = ({"authenticated": True, "user": user.user_info()} if user else
                           {"authenticated": False})
         body.setdefault("metadata", {})["creationTimestamp"] = None

@@ -145,9 +145,9 @@ def test_auth_can_i_as_admin(kubectl: Kubectl) -> None:
     assert header == ["Resources", "Non-Resource URLs", "Resource Names", "Verbs"]
     assert rows[:2] == [["*.*", "[]", "[]", "[*]"], ["", "[*]", "[]", "[*]"]]
     # system:masters may do anything, even to resources that do not exist
-    res = kubectl("auth", "can-i", "frobnicate", "widgets")
+    res = kubectl("auth", "can-i", "frobnicate", "nosuchthings")
     assert res.stdout.strip() == "yes" and res.rc == 0
-    assert "Warning: the server doesn't have a resource type 'widgets'" in res.stderr
+    assert "Warning: the server doesn't have a resource type 'nosuchthings'" in res.stderr
 
 
 def _bind_viewer(api: RawApi, ns: str, user: str, role: str = "view") -> None:
