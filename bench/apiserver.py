@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parent.parent
+SERVER_ARGS: list[str] = []  # extra `kubepy server` flags (--server-arg)
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 TOKEN = "bench-token"
 AUTH = f"Authorization: Bearer {TOKEN}"
@@ -140,7 +141,7 @@ class Server:
             command + ["--data-dir", str(self.data_dir),
                        "--https-listen-port", str(self.port), "--bind-address", "127.0.0.1",
                        "--disable-agent", "--token-auth-file", str(self.token_file),
-                       "--log-level", "WARNING"],
+                       "--log-level", "WARNING", *SERVER_ARGS],
             stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT, cwd=REPO,
             preexec_fn=_prioritize)
         ctx = insecure_context()
@@ -548,7 +549,10 @@ def main() -> int:
                              "and report GC pauses per benchmark")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra kubepy server flag, e.g. --server-arg=--apiserver-workers=2")
     args = parser.parse_args()
+    SERVER_ARGS.extend(args.server_arg)
     global NICE
     NICE = args.nice
     only = set(filter(None, args.only.split(","))) or {

@@ -32,7 +32,8 @@ _OPTS = WriteOptions(field_manager="kube-apiserver")
 
 class CustomResources:
     def __init__(self, registry: Registry, hub: CacheHub, objects: Objects,
-                 on_change: Callable[[], None] = lambda: None):
+                 on_change: Callable[[], None] = lambda: None, *, writer: bool = True):
+        self.writer = writer  # False in extra apiserver workers: they only serve
         self.registry = registry
         self.hub = hub
         self.objects = objects
@@ -89,6 +90,8 @@ class CustomResources:
         self.on_change()
 
     async def _reconcile(self, name: str) -> None:
+        if not self.writer:
+            return
         assert self.crd_type is not None
         crd = self.objects.cached(self.crd_type, None, name)
         if crd is None:

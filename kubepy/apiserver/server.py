@@ -53,6 +53,10 @@ class ServerConfig:
     tokens: dict[str, User] = field(default_factory=dict)
     compaction_interval: float = 300.0
     compaction_retention: int = 1000
+    # several apiserver processes share the port (SO_REUSEPORT) and the store; worker 0
+    # bootstraps, compacts and writes CRD status, the others only serve
+    workers: int = 1
+    worker_id: int = 0
 
     @property
     def store_endpoint(self) -> str:
@@ -159,8 +163,9 @@ class ApiServer:
         if endpoint.startswith("sqlite://"):
             Path(endpoint[len("sqlite://"):].split("?")[0]).parent.mkdir(parents=True,
                                                                           exist_ok=True)
-        self.store = open_store(endpoint)
-        hub = self.hub = CacheHub(self.store)
+        shared = cfg.workers > 1
+        self.store = open_store(endpoint, **({"poll_interval": 0.05} if shared else {}))
+        hub = self.hub = CacheHub(self.store, shared=shared)
         for rt in self.registry:
             if not rt.virtual:
                 hub.cache_for(rt.key_prefix)
@@ -181,7 +186,8 @@ class ApiServer:
                          metrics=RequestMetrics(), server_address=f"{advertise}:{cfg.port}",
                          ready=lambda: self._ready)
         self.custom_resources = CustomResources(self.registry, hub, objects,
-                                                on_change=lambda: _refresh_openapi(state))
+                                                on_change=lambda: _refresh_openapi(state),
+                                                writer=cfg.worker_id == 0)
         state.openapi_extra = self.custom_resources.openapi_schemas
         await self.custom_resources.start()
         self.token_issuer = TokenIssuer(
@@ -195,12 +201,17 @@ class ApiServer:
                                     shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, cfg.bind_address, cfg.port,
-                           ssl_context=self.ssl_context(), reuse_address=True, backlog=1024)
+                           ssl_context=self.ssl_context(), reuse_address=True, backlog=1024,
+                           reuse_port=shared or None)
         await site.start()
         if cfg.port == 0:
             server = site._server  # the OS picked the port
             assert server is not None
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if cfg.worker_id != 0:  # worker 0 bootstrapped, compacts and wrote the kubeconfigs
+            self._gc_task = asyncio.create_task(_gc_freeze_loop(), name="gc-freeze")
+            self._ready = True
+            return
         await bootstrap(objects, self.registry, first_service_ip=self.first_service_ip,
                         apiserver_ip=advertise, apiserver_port=self.port)
         self.write_kubeconfigs()

@@ -147,9 +147,14 @@ class ResourceCache:
 
 
 class CacheHub:
-    def __init__(self, store: Store, root: str = "/registry/"):
+    def __init__(self, store: Store, root: str = "/registry/", *, shared: bool = False):
         self.store = store
         self.root = root
+        # other processes write the same store (several apiserver workers): consistent
+        # reads ask the store for its revision instead of trusting local commits
+        self.shared = shared
+        self._revision_query: asyncio.Future[int] | None = None
+        self._next_revision_query: asyncio.Future[int] | None = None
         self.caches: dict[str, ResourceCache] = {}
         self.revision = 0
         self._task: asyncio.Task[None] | None = None
@@ -259,8 +264,40 @@ class CacheHub:
         backend when this apiserver is its only writer) this costs nothing on the hot path;
         otherwise it asks the store for its current revision."""
         local = getattr(self.store, "local_revision", None)
-        revision = local() if local is not None else await self.store.current_revision()
+        if local is not None and not self.shared:
+            await self.wait_for(local())
+            return
+        revision = await self._store_revision()
+        if revision > self.revision:
+            poke = getattr(self.store, "poke", None)
+            if poke is not None:
+                poke()
         await self.wait_for(revision)
+
+    async def _store_revision(self) -> int:
+        """The store's current revision from a query that started after this call (so it
+        covers every write acknowledged before it); concurrent callers share queries."""
+        loop = asyncio.get_running_loop()
+        if self._revision_query is None:
+            fut = self._revision_query = loop.create_future()
+            asyncio.ensure_future(self._run_revision_query(fut))
+            return await asyncio.shield(fut)
+        if self._next_revision_query is None:
+            self._next_revision_query = loop.create_future()
+        return await asyncio.shield(self._next_revision_query)
+
+    async def _run_revision_query(self, fut: "asyncio.Future[int]") -> None:
+        while True:
+            try:
+                fut.set_result(await self.store.current_revision())
+            except Exception as e:  # noqa: BLE001 - handed to the waiters
+                fut.set_exception(e)
+            nxt = self._next_revision_query
+            self._next_revision_query = None
+            if nxt is None:
+                self._revision_query = None
+                return
+            fut = self._revision_query = nxt
 
     async def close(self) -> None:
         if self._task:

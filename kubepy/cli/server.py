@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--token", default=None, help="shared secret agents join with")
     p.add_argument("--token-auth-file", default=None,
                    help='static bearer tokens, CSV lines: token,user,uid[,"group1,group2"]')
+    p.add_argument("--apiserver-workers", type=int, default=1,
+                   help="API server processes sharing the port and the store (more cores "
+                        "for requests, one watch cache each)")
+    p.add_argument("--worker-id", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO")
 
 
@@ -64,15 +69,32 @@ def run(args: argparse.Namespace) -> int:
         bind_address=args.bind_address, port=args.https_listen_port,
         datastore_endpoint=args.datastore_endpoint, service_cidr=args.service_cidr,
         cluster_cidr=args.cluster_cidr, cluster_domain=args.cluster_domain,
-        write_kubeconfig=args.write_kubeconfig)
+        write_kubeconfig=args.write_kubeconfig,
+        workers=max(1, args.apiserver_workers), worker_id=args.worker_id)
     if args.token_auth_file:
         from kubepy.apiserver.auth import load_token_file
 
         config.tokens.update(load_token_file(args.token_auth_file))
     server = ApiServer(config)
 
+    async def worker(stop: asyncio.Event) -> None:
+        await server.start()
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    if args.worker_id > 0:  # an extra API server process, started by worker 0
+        run_until_signalled(worker)
+        return 0
+
     async def main(stop: asyncio.Event) -> None:
         await server.start()
+        workers = [ComponentSupervisor([*sys.argv[2:], "--worker-id", str(i)],
+                                       subcommand="server")
+                   for i in range(1, config.workers)]
+        for w in workers:
+            w.start()
         kubeconfig = config.write_kubeconfig or (config.data_dir / "admin.kubeconfig")
         print(f"kubepy: apiserver ready at {server.server_url()} "
               f"({time.monotonic() - started:.2f}s)", flush=True)
@@ -95,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             print("kubepy: shutting down", flush=True)
             if components is not None:
                 await components.stop()
+            for w in workers:
+                await w.stop()
             await server.stop()
 
     run_until_signalled(main)

@@ -48,8 +48,10 @@ def _die_with_parent() -> None:
 
 
 class ComponentSupervisor:
-    def __init__(self, args: list[str], *, stop_timeout: float = 5.0) -> None:
-        self.command = [sys.executable, "-m", "kubepy.cli.main", "components", *args]
+    def __init__(self, args: list[str], *, stop_timeout: float = 5.0,
+                 subcommand: str = "components") -> None:
+        self.command = [sys.executable, "-m", "kubepy.cli.main", subcommand, *args]
+        self.subcommand = subcommand
         self.stop_timeout = stop_timeout
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0

@@ -153,6 +153,10 @@ class SQLiteStore:
     async def current_revision(self) -> int:
         return await self._read(queries.current_revision)
 
+    def poke(self) -> None:
+        """Look for other processes' commits now instead of at the next poll."""
+        self._notifier.poke()
+
     def local_revision(self) -> int:
         """The highest revision this process committed (no I/O). Every write this process
         acknowledged is at or below it, so waiting for it gives read-your-writes; writes by

@@ -149,7 +149,14 @@ class Notifier:
         self._busy = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._next_poll = 0.0
         self.closed = False
+
+    def poke(self) -> None:
+        """Poll the table now (a reader learned of a newer revision from another process)."""
+        self._next_poll = 0.0
+        self._ensure_task()
+        self._wake.set()
 
     def watch(self, prefix: str, start_revision: int) -> Watcher:
         """``start_revision <= 0``: from the first revision not delivered yet (i.e. "now")."""
@@ -215,9 +222,9 @@ class Notifier:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        next_poll = loop.time()
+        self._next_poll = loop.time()
         while not self.closed:
-            timeout = max(0.0, next_poll - loop.time()) if self._watchers else None
+            timeout = max(0.0, self._next_poll - loop.time()) if self._watchers else None
             try:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
@@ -232,8 +239,8 @@ class Notifier:
                         await self._fill(batch[0].revision - 1)
                         self._advance(batch)
                     self._pending.popleft()
-                if self._watchers and loop.time() >= next_poll:
-                    next_poll = loop.time() + self._poll_interval
+                if self._watchers and loop.time() >= self._next_poll:
+                    self._next_poll = loop.time() + self._poll_interval
                     current = await self._read_current()
                     if current > self.delivered:
                         await self._fill(current)
