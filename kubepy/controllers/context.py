@@ -40,6 +40,8 @@ class ControllerConfig:
     # garbage collection of terminated pods (kube-controller-manager default 12500)
     terminated_pod_gc_threshold: int = 12500
     workers: dict[str, int] = field(default_factory=dict)  # controller name -> workers
+    # the cluster CA bundle (PEM) published as kube-root-ca.crt; "": the client's CA data
+    root_ca_pem: str = ""
 
 
 @dataclass
