@@ -5,8 +5,9 @@ this process's registry, so both ask the server (client-go's ``ServerPreferredRe
 
 Pure part: ``parse_resource_list`` turns one ``APIResourceList`` into ``ResourceType``s
 (subresources such as ``pods/status`` skipped; built-in types come from the registry table,
-others are built from the discovery entry and marked ``custom``); ``preferred_group_versions``
-picks each group's preferred version from an ``APIGroupList``; ``with_verbs`` filters.
+with the verbs discovery reports; others are built from the entry and marked ``custom``);
+``preferred_group_versions`` picks each group's preferred version from an ``APIGroupList``;
+``with_verbs`` filters.
 
 I/O part: ``discover(client)`` reads ``/api/v1``, ``/apis`` and each preferred
 ``/apis/<group>/<version>`` concurrently and returns a ``DiscoveryResult``: the resources
@@ -18,7 +19,7 @@ resource, the REST mapping ownerReferences need.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from kubepy.api.registry import Registry, ResourceType
@@ -60,7 +61,7 @@ def parse_resource_list(doc: Mapping[str, Any]) -> list[ResourceType]:
         verbs = tuple(entry.get("verbs") or ())
         known = _REGISTRY.get(group, version, plural)
         if known is not None and not known.custom:
-            found.append(known)
+            found.append(known if known.verbs == verbs else replace(known, verbs=verbs))
             continue
         found.append(ResourceType(group, version, plural, str(entry.get("kind") or ""),
                                   bool(entry.get("namespaced")),
