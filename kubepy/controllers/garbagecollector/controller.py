@@ -329,7 +329,7 @@ class GarbageCollector(Controller):
         elif decision.action == "delete":
             if decision.unblock:
                 await self.patch_owner_references(rt, item, g.unblocked)
-            log.info("garbage collector: deleting %s %s (%s)", rt.kind, meta_key(item),
+            log.debug("garbage collector: deleting %s %s (%s)", rt.kind, meta_key(item),
                      decision.policy)
             try:
                 await self.client.delete(rt, meta["name"], ns,
