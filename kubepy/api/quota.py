@@ -247,7 +247,8 @@ def pod_counts_compute(pod: Obj, now: datetime | None) -> bool:
     if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
         return False
     meta = pod.get("metadata") or {}
-    deleted, grace = _timestamp(meta.get("deletionTimestamp")), meta.get("deletionGracePeriodSeconds")
+    deleted = _timestamp(meta.get("deletionTimestamp"))
+    grace = meta.get("deletionGracePeriodSeconds")
     if deleted is not None and grace is not None and now is not None:
         if now.astimezone(timezone.utc) > deleted + timedelta(seconds=int(grace)):
             return False

@@ -35,6 +35,7 @@ SERVICES = REG.get("", "v1", "services")
 CONFIGMAPS = REG.get("", "v1", "configmaps")
 QUOTAS = REG.get("", "v1", "resourcequotas")
 CLASSES = REG.get("storage.k8s.io", "v1", "storageclasses")
+DEPLOYMENTS = REG.get("apps", "v1", "deployments")
 Obj = dict[str, Any]
 
 
@@ -264,7 +265,8 @@ def test_quota_status_tracks_usage(server: ServerProcess) -> None:
             c, ns = cl.client, cl.namespace
             hard = {"pods": "10", "requests.cpu": "4", "limits.memory": "1Gi",
                     "count/configmaps": "5", "services": "3", "services.nodeports": "2",
-                    "persistentvolumeclaims": "2", "requests.storage": "10Gi"}
+                    "persistentvolumeclaims": "2", "requests.storage": "10Gi",
+                    "count/deployments.apps": "2"}
             await c.create(QUOTAS, {"metadata": {"name": "compute"}, "spec": {"hard": hard}}, ns)
 
             async def used() -> Obj | None:
@@ -274,7 +276,7 @@ def test_quota_status_tracks_usage(server: ServerProcess) -> None:
             assert initial == {"pods": "0", "requests.cpu": "0", "limits.memory": "0",
                                "count/configmaps": "0", "services": "0",
                                "services.nodeports": "0", "persistentvolumeclaims": "0",
-                               "requests.storage": "0"}
+                               "requests.storage": "0", "count/deployments.apps": "0"}
 
             await c.create(PODS, cpu_pod("a", "500m"), ns)
             await c.create(PODS, cpu_pod("b", "1"), ns)
@@ -283,7 +285,11 @@ def test_quota_status_tracks_usage(server: ServerProcess) -> None:
                 "type": "NodePort", "selector": {"app": "web"},
                 "ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}}, ns)
             await c.create(PVCS, claim("data", "3Gi", None), ns)
-            expected = {"pods": "2", "requests.cpu": "1500m", "limits.memory": "128Mi",
+            await c.create(DEPLOYMENTS, {"metadata": {"name": "web"}, "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                             "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}, ns)
+            expected = {"count/deployments.apps": "1", "pods": "2", "requests.cpu": "1500m", "limits.memory": "128Mi",
                         "count/configmaps": "1", "services": "1", "services.nodeports": "2",
                         "persistentvolumeclaims": "1", "requests.storage": "3Gi"}
 

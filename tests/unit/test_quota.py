@@ -342,3 +342,16 @@ def test_admit_memory_sum_formats_like_go() -> None:
     p = pod("m", [container(requests={"memory": "1Gi"}), container("b", requests={"memory": "512Mi"})])
     changed = q.admit([quota], p, None, group="", resource="pods")
     assert changed[0]["status"]["used"] == {"requests.memory": "1536Mi"}
+
+
+@pytest.mark.parametrize("status, current", [
+    ({"hard": {"pods": "10"}, "used": {"pods": "0"}}, True),
+    ({"hard": {"pods": "9"}, "used": {"pods": "0"}}, False),
+    ({"hard": {"pods": "10"}, "used": {}}, False),
+    (None, False),
+], ids=["current", "hard-stale", "usage-missing", "no-status"])
+def test_controller_status_is_current(status: Obj | None, current: bool) -> None:
+    from kubepy.controllers.resourcequota import status_is_current
+    quota = rq("a", {"pods": "10"})
+    quota["status"] = status
+    assert status_is_current(quota) is current

@@ -178,7 +178,8 @@ class ClaimBinder(Controller):
         name = logic.claim_class(claim)
         return self.s.classes.store.get(name) if name else None
 
-    def _node_for(self, claim: Obj, storage_class: Obj | None) -> tuple[logic.Node | None, list[str]]:
+    def _node_for(self, claim: Obj,
+                  storage_class: Obj | None) -> tuple[logic.Node | None, list[str]]:
         """The node a WaitForFirstConsumer claim binds for, and the unscheduled pods
         waiting on it."""
         selected = ((claim.get("metadata") or {}).get("annotations") or {}).get(
@@ -199,7 +200,8 @@ class ClaimBinder(Controller):
         if node_name is None:
             return None, waiting
         node = self.s.nodes.store.get(node_name) or {}
-        return logic.Node(node_name, dict((node.get("metadata") or {}).get("labels") or {})), waiting
+        labels = dict((node.get("metadata") or {}).get("labels") or {})
+        return logic.Node(node_name, labels), waiting
 
     async def reconcile(self, key: str) -> float | None:
         claim = self.s.claims.get(key)

@@ -321,7 +321,8 @@ def decide_claim(claim: Obj, volumes: dict[str, Obj], storage_class: Obj | None,
         if is_bound_to_claim(pv, claim):
             return ClaimDecision("bind", volume=pv)
         return ClaimDecision("pending", event=(
-            WARNING, "FailedBinding", f'volume "{volume_name}" already bound to a different claim.'))
+            WARNING, "FailedBinding",
+            f'volume "{volume_name}" already bound to a different claim.'))
 
     delay = is_delay_binding(storage_class) and ANN_SELECTED_NODE not in _annotations(claim)
     match = find_best_match(claim, list(volumes.values()), delay_binding=delay, node=node)
