@@ -152,13 +152,21 @@ class ResourceQuotaController(Controller):
                 continue
             await asyncio.wait_for(inf.has_synced.wait(), SYNC_TIMEOUT)
             objects[gr] = inf.store.by_index(NAMESPACE_INDEX, namespace)
+        try:
+            try:
+                await self._write_status(q, objects)
+            except errors.Conflict:  # the cache lags behind a write (often our own): re-read
+                fresh = await self.ctx.client.get(RESOURCE_QUOTAS, q["metadata"]["name"],
+                                                  namespace)
+                await self._write_status(fresh, objects)
+        except errors.NotFound:
+            return None
+        return FULL_RESYNC_SECONDS
+
+    async def _write_status(self, q: Obj, objects: dict[GroupResource, list[Obj]]) -> None:
         status = quota.quota_status(q, objects, self.clock.now())
         if quota.status_needs_update(q, status):
-            try:
-                await self.ctx.client.update_status(RESOURCE_QUOTAS, {**q, "status": status})
-            except errors.NotFound:
-                return None
-        return FULL_RESYNC_SECONDS
+            await self.ctx.client.update_status(RESOURCE_QUOTAS, {**q, "status": status})
 
 
 def new_controllers(ctx: ControllerContext) -> list[Controller]:
