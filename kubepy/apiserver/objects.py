@@ -28,8 +28,11 @@ from kubepy.storage.interface import (KeyExistsError, KeyNotFoundError, Revision
                                       Store)
 
 Obj = dict[str, Any]
-# An admission step: (rt, new object, old object or None, operation) -> None (mutates new)
+# A mutating admission step: (rt, new object, old object or None, operation) -> None
+# (mutates new); a validating one also gets the write options and the subresource.
 Admission = Callable[[ResourceType, Obj, "Obj | None", str], Awaitable[None]]
+Validation = Callable[[ResourceType, Obj, "Obj | None", str, "WriteOptions", str],
+                      Awaitable[None]]
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_RETRIES = 10
@@ -85,7 +88,7 @@ class Objects:
 
     def __init__(self, store: Store, hub: CacheHub, *,
                  mutators: list[Admission] | None = None,
-                 validators: list[Admission] | None = None,
+                 validators: list[Validation] | None = None,
                  clock: Callable[[], datetime.datetime] | None = None):
         self.store = store
         self.hub = hub
@@ -154,7 +157,7 @@ class Objects:
         if causes:
             raise errors.invalid(rt.kind, meta["name"], causes, rt.group)
         for validate in self.validators:
-            await validate(rt, obj, None, "CREATE")
+            await validate(rt, obj, None, "CREATE", opts, "")
         if opts.dry_run:
             return obj
         key = rt.key(namespace if rt.namespaced else None, meta["name"])
@@ -274,7 +277,7 @@ class Objects:
         if causes:
             raise errors.invalid(rt.kind, old_meta["name"], causes, rt.group)
         for validate in self.validators:
-            await validate(rt, new, old, "UPDATE")
+            await validate(rt, new, old, "UPDATE", opts, subresource)
         old_rv = int(old_meta["resourceVersion"])
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if _same(new, old):

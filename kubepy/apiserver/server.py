@@ -26,6 +26,7 @@ from kubepy.apiserver.app import AppState, build_app
 from kubepy.apiserver.auth import TokenAuthenticator, User
 from kubepy.apiserver.bootstrap import bootstrap
 from kubepy.apiserver.customresources import CustomResources
+from kubepy.apiserver.quota_admission import LimitRanges, Quotas
 from kubepy.apiserver.serviceaccounts import TokenIssuer, load_or_create_key
 from kubepy.apiserver.handlers import ResourceHandlers
 from kubepy.apiserver.metrics import RequestMetrics
@@ -177,6 +178,8 @@ class ApiServer:
             cfg.service_cidr, lambda: hub.cache_for("/registry/services/specs/").objects)
         objects.mutators.append(self.allocator.admit)
         objects.mutators.append(CreateAdmission(hub).admit)
+        objects.mutators.append(LimitRanges(hub).admit)
+        objects.validators.append(Quotas(hub, self.store).admit)
         handlers = ResourceHandlers(self.registry, objects, hub, self.store)
         authorizer = RBACAuthorizer(lambda prefix: hub.cache_for(prefix).objects)
         Subresources(handlers, authorizer)
