@@ -36,6 +36,7 @@ Validation = Callable[[ResourceType, Obj, "Obj | None", str, "WriteOptions", str
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_RETRIES = 10
+_GENERATE_NAME_TRIES = 8
 
 
 def now_rfc3339(clock: Callable[[], datetime.datetime] | None = None) -> str:
@@ -160,10 +161,20 @@ class Objects:
             await validate(rt, obj, None, "CREATE", opts, "")
         if opts.dry_run:
             return obj
-        key = rt.key(namespace if rt.namespaced else None, meta["name"])
-        try:
-            kv = await self.store.create(key, encode_for_store(obj))
-        except KeyExistsError:
+        generated = bool(meta.get("generateName")) and \
+            meta["name"].startswith(meta["generateName"]) and \
+            len(meta["name"]) == len(meta["generateName"]) + 5
+        for attempt in range(_GENERATE_NAME_TRIES if generated else 1):
+            if attempt:  # a generated name collided: draw another (RetryGenerateName)
+                meta["name"] = meta["generateName"] + "".join(
+                    secrets.choice(_NAME_CHARS) for _ in range(5))
+            key = rt.key(namespace if rt.namespaced else None, meta["name"])
+            try:
+                kv = await self.store.create(key, encode_for_store(obj))
+                break
+            except KeyExistsError:
+                continue
+        else:
             raise errors.AlreadyExists(f'{rt.qualified} "{meta["name"]}" already exists',
                                        name=meta["name"], group=rt.group, kind=rt.plural)
         meta["resourceVersion"] = str(kv.mod_revision)
