@@ -184,7 +184,7 @@ class ImageStore:
             yield images
             if json.dumps(images, sort_keys=True) != before:
                 tmp = self.tmp_dir / "images.json.tmp"
-                tmp.write_text(json.dumps(images, indent=1, sort_keys=True))
+                tmp.write_text(json.dumps({"images": images}, indent=1, sort_keys=True))
                 os.replace(tmp, self.index_path)
 
     def _load(self) -> dict[str, Image]:
