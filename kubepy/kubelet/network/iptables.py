@@ -5,8 +5,8 @@ DEL never ran (a crash, a lost cache) and the chains portmap shares between cont
 (``CNI-HOSTPORT-*``, never deleted by the plugin). ``cleanup_commands`` is the pure part: from
 ``iptables-save -t nat`` text and the network name it decides which rules and chains are ours:
 
-- a ``CNI-*`` chain whose rules carry the plugins' comment ``name: "<network>" id: ...``, or
-  whose name is in ``extra_chains`` (names computed from cached container IDs);
+- a ``CNI-*`` chain holding or targeted by a rule with the plugins' comment
+  ``name: "<network>" id: ...``, or named in ``extra_chains`` (computed from cached IDs);
 - the shared portmap chains, only when no other network's container still uses them (the
   top-level DNAT chain would be empty without our jumps).
 
@@ -61,8 +61,11 @@ def cleanup_commands(save_text: str, network: str,
     shared = set(PORTMAP_SHARED_CHAINS)
     own = {c for c in extra_chains if c in present and c not in shared}
     for chain, args in rules:
-        if chain.startswith("CNI-") and chain not in shared and marker in _comment(args):
-            own.add(chain)
+        if marker not in _comment(args):
+            continue
+        for c in (chain, _target(args)):
+            if c and c.startswith("CNI-") and c not in shared:
+                own.add(c)
     # the shared portmap chains go when nothing but our containers' chains hang off them
     dnat_users = [_target(a) for c, a in rules if c == "CNI-HOSTPORT-DNAT"]
     if all(t in own for t in dnat_users):

@@ -97,7 +97,12 @@ class PodNetwork:
         entry = self.cache.load(self.network, pod_uid, POD_IFNAME)
         if entry is None or entry.get("result") is None:
             raise CNIError(self.network, "CHECK", 999, f"no cached result for pod {pod_uid}")
-        await check_network_list(self.runner, entry["config"], container_id=pod_uid,
+        conf = entry["config"]
+        if not any(":" in ip for ip in parse_result(entry["result"], ifname=POD_IFNAME).ips):
+            # portmap before 1.3.0 (Debian 12 ships 1.1.1) also CHECKs ip6tables and fails
+            # when the pod has no IPv6 address; skip it then (upstream fix fb5d195f)
+            conf = {**conf, "plugins": [p for p in conf["plugins"] if p["type"] != "portmap"]}
+        await check_network_list(self.runner, conf, container_id=pod_uid,
                                  netns=entry["netns"], ifname=POD_IFNAME,
                                  runtime_config=entry["runtimeConfig"], args=entry["args"],
                                  prev_result=entry["result"])

@@ -1,0 +1,178 @@
+"""Real CNI plugins (containernetworking-plugins in /usr/lib/cni): two pod network namespaces on
+a private test podCIDR, ping between them and to the gateway, a hostPort through portmap, and
+teardown / cleanup_all leaving no interface, lease, iptables rule or namespace behind.
+
+Needs root. Traffic stays between namespaces created here and the test bridge. A missing tool
+fails the test (CI installs them through scripts/setup.sh)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
+from kubepy.kubelet.network.cni import iptables_chains
+
+CNI_BIN = "/usr/lib/cni"
+POD_CIDR = "10.244.213.0/24"
+GATEWAY = "10.244.213.1"
+BRIDGE = "kpye2e0"
+NETWORK = "kubepy-e2e"
+HOST_PORT = 18213
+
+
+def _require_tools() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("CNI e2e tests need root")
+    for plugin in ("bridge", "host-local", "portmap", "loopback"):
+        if not os.access(f"{CNI_BIN}/{plugin}", os.X_OK):
+            pytest.fail(f"{CNI_BIN}/{plugin} missing: install containernetworking-plugins")
+    for tool in ("ip", "iptables", "iptables-save", "unshare", "nsenter", "busybox"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} missing (iproute2, iptables, util-linux, busybox-static)")
+
+
+def _sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=20)
+
+
+def _nat_state() -> set[str]:
+    """Custom chains and rules of the nat table (built-in chain policies ignored)."""
+    out = _sh("iptables-save", "-t", "nat").stdout.splitlines()
+    return {line.split(" [")[0] for line in out if line.startswith("-A ")
+            or (line.startswith(":") and " - [" in line)}
+
+
+def _links() -> set[str]:
+    return {line.split(":")[1].strip().split("@")[0]
+            for line in _sh("ip", "-o", "link", "show").stdout.splitlines()}
+
+
+class Env:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.netns = NetNSManager(tmp / "netns")
+        self.conf = build_conflist(pod_cidr=POD_CIDR, ipam_data_dir=str(tmp / "ipam"),
+                                   name=NETWORK, bridge=BRIDGE)
+        self.net = PodNetwork(CNI_BIN, self.conf, tmp / "cni")
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run(coro)
+
+    def in_ns(self, path: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return _sh("nsenter", f"--net={path}", *argv, check=check)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    _require_tools()
+    nat_before = _nat_state()
+    links_before = _links()
+    ip_forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    e = Env(tmp_path)
+    try:
+        yield e
+    finally:
+        for p in e.procs:
+            p.kill()
+            p.wait()
+        problems = e.run(e.net.cleanup_all(e.netns))
+        assert problems == []
+        assert _nat_state() == nat_before, "iptables nat rules left behind"
+        assert _links() == links_before, "interfaces left behind"
+        assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == ip_forward_before
+        assert not (tmp_path / "netns").exists()
+        assert not any((tmp_path / "ipam").glob("*/*.*.*.*")), "host-local leases left"
+
+
+def _listener(e: Env, ns_path: str, port: int) -> None:
+    code = ("import socket\ns=socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+            f"s.bind(('0.0.0.0',{port}));s.listen(8)\n"
+            "while True:\n c,a=s.accept();c.sendall(b'hello-from-pod '+a[0].encode());c.close()\n")
+    e.procs.append(subprocess.Popen(["nsenter", f"--net={ns_path}", sys.executable, "-c", code]))
+
+
+def _fetch(host: str, port: int, deadline: float = 5.0) -> bytes:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1) as s:
+                return s.recv(100)
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+def test_two_pods_ping_hostport_and_teardown(env: Env) -> None:
+    pa = env.run(env.netns.create("kubepy-pod-a"))
+    pb = env.run(env.netns.create("kubepy-pod-b"))
+    mapping = [{"hostPort": HOST_PORT, "containerPort": 8080, "protocol": "tcp"}]
+    ips_a = env.run(env.net.setup("uid-a", "default", "a", pa, mapping))
+    ips_b = env.run(env.net.setup("uid-b", "default", "b", pb, []))
+    for ips in (ips_a, ips_b):
+        assert ips.pod_ip and ips.pod_ip.startswith("10.244.213.") and ips.pod_ip != GATEWAY
+        assert ips.gateways == [GATEWAY]
+    assert ips_a.pod_ip != ips_b.pod_ip
+    assert f"inet {ips_a.cidrs[0]}" in env.in_ns(pa, "ip", "-o", "addr", "show", "eth0").stdout
+    assert "UP" in env.in_ns(pa, "ip", "-o", "link", "show", "lo").stdout
+    env.run(env.net.check("uid-a"))
+
+    for ns, target in ((pa, ips_b.pod_ip), (pb, ips_a.pod_ip), (pa, GATEWAY), (pb, GATEWAY)):
+        r = env.in_ns(ns, "busybox", "ping", "-c1", "-W2", target, check=False)
+        assert r.returncode == 0, f"ping {target}: {r.stdout}{r.stderr}"
+
+    _listener(env, pa, 8080)
+    assert _fetch(ips_a.pod_ip, 8080).startswith(b"hello-from-pod")  # direct, via the bridge
+    assert _fetch(GATEWAY, HOST_PORT).startswith(b"hello-from-pod")  # hostPort via portmap
+    dn_chain = iptables_chains(NETWORK, "uid-a")[1]
+    assert any(dn_chain in line for line in _nat_state())
+
+    veths_before = _sh("ip", "-o", "link", "show", "master", BRIDGE).stdout.count("\n")
+    assert veths_before == 2
+    env.run(env.net.teardown("uid-a"))
+    env.run(env.net.teardown("uid-a"))  # idempotent
+    assert _sh("ip", "-o", "link", "show", "master", BRIDGE).stdout.count("\n") == 1
+    assert not any(c in line for line in _nat_state() for c in iptables_chains(NETWORK, "uid-a"))
+    assert "eth0" not in env.in_ns(pa, "ip", "-o", "link", check=False).stdout
+    assert not (env.tmp / "ipam" / NETWORK / ips_a.pod_ip).exists()
+    assert env.net.pod_ips("uid-a") is None
+    with pytest.raises(OSError):
+        _fetch(GATEWAY, HOST_PORT, deadline=0.3)
+
+    env.run(env.netns.delete("kubepy-pod-a"))
+    assert not env.netns.exists("kubepy-pod-a") and not os.path.exists(pa)
+
+
+def test_teardown_after_restart_uses_cache(env: Env) -> None:
+    p = env.run(env.netns.create("kubepy-pod-c"))
+    ips = env.run(env.net.setup("uid-c", "ns1", "c", p,
+                                [{"hostPort": HOST_PORT + 1, "containerPort": 80,
+                                  "protocol": "tcp"}]))
+    restarted = PodNetwork(CNI_BIN, env.conf, env.tmp / "cni")
+    assert restarted.pod_ips("uid-c") == ips
+    env.run(restarted.teardown("uid-c"))
+    assert _sh("ip", "-o", "link", "show", "master", BRIDGE).stdout == ""
+    assert not any(c in line for line in _nat_state() for c in iptables_chains(NETWORK, "uid-c"))
+
+
+def test_cleanup_all_removes_live_pods(env: Env) -> None:
+    p = env.run(env.netns.create("kubepy-pod-d"))
+    env.run(env.net.setup("uid-d", "ns1", "d", p,
+                          [{"hostPort": HOST_PORT + 2, "containerPort": 80, "protocol": "tcp"}]))
+    assert BRIDGE in _links()
+    assert env.run(env.net.cleanup_all(env.netns)) == []
+    assert BRIDGE not in _links()
+    assert env.netns.names() == []
+    assert env.net.pod_ips("uid-d") is None
