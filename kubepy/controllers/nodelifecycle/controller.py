@@ -117,7 +117,11 @@ class NodeLifecycleController(Controller):
 
     async def reconcile(self, key: str) -> float | None:
         if key == MONITOR_KEY:
-            return await self.monitor()
+            try:
+                return await self.monitor()
+            except (errors.StatusError, ConnectionError) as e:  # keep the period
+                log.warning("node health pass failed: %r", e)
+                return self.config.node_monitor_period
         node = self.nodes.store.get(key)
         if node is None:
             return None
