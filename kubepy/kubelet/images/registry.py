@@ -10,6 +10,7 @@ are cached per registry and scope. Loopback and configured insecure registries u
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any, Awaitable, Callable, Iterable, Protocol
 
@@ -20,6 +21,10 @@ from kubepy.kubelet.images.auth import Credentials, parse_www_authenticate, pull
 from kubepy.kubelet.images.reference import Reference, api_endpoint
 
 Progress = Callable[[int], Awaitable[None] | None]
+
+
+def basic_authorization(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 class RegistryError(Exception):
@@ -51,7 +56,7 @@ class RegistryClient:
         if token:
             return {"Authorization": f"Bearer {token}"}
         if registry in self._basic and registry in self.credentials:
-            return {"Authorization": aiohttp.BasicAuth(*self.credentials[registry]).encode()}
+            return {"Authorization": basic_authorization(*self.credentials[registry])}
         return {}
 
     async def _authenticate(self, registry: str, scope: str, challenge: str) -> None:
@@ -67,9 +72,9 @@ class RegistryClient:
         query = {"scope": params.get("scope") or scope}
         if params.get("service"):
             query["service"] = params["service"]
-        auth = aiohttp.BasicAuth(*creds) if creds else None
+        headers = {"Authorization": basic_authorization(*creds)} if creds else {}
         try:
-            async with self.session.get(params["realm"], params=query, auth=auth) as resp:
+            async with self.session.get(params["realm"], params=query, headers=headers) as resp:
                 if resp.status != 200:
                     raise RegistryError(f"{registry}: token request failed: {resp.status}", status=resp.status)
                 body = await resp.json(content_type=None)
