@@ -117,8 +117,8 @@ def _import_docker_archive(store: ImageStore, source: _Source) -> list[Image]:
         for layer_path in entry.get("Layers") or []:
             blob = source.file(layer_path)
             compressed = detect_compression(blob) == "gzip"
-            layers.append({"mediaType": "application/vnd.docker.image.rootfs.diff.tar" + (".gzip" if compressed else ""),
-                           "digest": store.import_blob(blob), "size": blob.stat().st_size})
+            kind = "application/vnd.docker.image.rootfs.diff.tar" + (".gzip" if compressed else "")
+            layers.append({"mediaType": kind, "digest": store.import_blob(blob), "size": blob.stat().st_size})
         manifest = {"schemaVersion": 2, "mediaType": mf.DOCKER_MANIFEST,
                     "config": {"mediaType": mf.DOCKER_CONFIG, "digest": config_digest,
                                "size": store.blob_path(config_digest).stat().st_size},

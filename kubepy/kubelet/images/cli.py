@@ -40,7 +40,8 @@ def format_images(images: list[Image]) -> list[str]:
     """``kubepy images ls`` lines, in the columns of ``crictl images``."""
     rows = [("IMAGE", "TAG", "IMAGE ID", "SIZE")]
     for image in images:
-        tags = image["repo_tags"] or [f"{d.split('@')[0]}:<none>" for d in image["repo_digests"][:1]] or ["<none>:<none>"]
+        untagged = [f"{d.split('@')[0]}:<none>" for d in image["repo_digests"][:1]] or ["<none>:<none>"]
+        tags = image["repo_tags"] or untagged
         for tag in tags:
             name, _, version = tag.rpartition(":")
             rows.append((name, version, image["id"].removeprefix("sha256:")[:13], _human(image["size"])))

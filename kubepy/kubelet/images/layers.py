@@ -159,7 +159,8 @@ def _clear_opaque(directory: Path, written: set[Path]) -> None:
             _remove(child)
 
 
-def unpack_layer(blob: Path, target: Path, *, compression: str | None = None, mode: Mode = "overlay") -> tuple[str, int]:
+def unpack_layer(blob: Path, target: Path, *, compression: str | None = None,
+                 mode: Mode = "overlay") -> tuple[str, int]:
     """Unpack the layer ``blob`` into ``target``; returns (diff_id, uncompressed size)."""
     as_root = os.geteuid() == 0
     target.mkdir(parents=True, exist_ok=True)

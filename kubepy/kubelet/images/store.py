@@ -166,9 +166,12 @@ class ImageStore:
                         "size": size, "digest": descriptor["digest"]}
                 (work / "layer.json").write_text(json.dumps(meta))
                 final = self.layer_dir(chain_id).parent
-                if final.exists():  # someone else unpacked it meanwhile
-                    continue
-                os.rename(work, final)
+                try:
+                    os.rename(work, final)
+                except OSError:
+                    if not (final / "layer.json").is_file():
+                        raise
+                    # another pull unpacked the same layer meanwhile; its copy wins
             finally:
                 if work.exists():
                     shutil.rmtree(work, ignore_errors=True)

@@ -287,7 +287,8 @@ def test_import_archives(workdir: Path, tmp_path: Path, capsys: pytest.CaptureFi
     store = ImageStore(cli.store_root(data_dir))
     # the same layers, whatever the container format: one set of unpacked layers
     assert len(list((cli.store_root(data_dir) / "layers/sha256").iterdir())) == 2
-    assert _overlay_view(store, store.get("test/busybox:1"), tmp_path / "mnt") == EXPECTED_VIEW  # type: ignore[arg-type]
+    imported = store.get("test/busybox:1")
+    assert imported is not None and _overlay_view(store, imported, tmp_path / "mnt") == EXPECTED_VIEW
     for ref in ["test/busybox:1", "test/busybox:2", "example.com/bb:1", "example.com/bb:multi"]:
         assert run("rm", ref) == 0, ref
     assert run("rm", "test/busybox:1") == 1
