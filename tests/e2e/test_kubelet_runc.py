@@ -72,11 +72,14 @@ class Env:
         return asyncio.run(coro)
 
     async def sandbox(self) -> Sandbox:
-        return await run_sandbox(self.runc, self.pod, sandbox_id=f"{self.pod['metadata']['uid']}-sb",
+        sandbox_id = f"{self.pod['metadata']['uid']}-sb"
+        sandbox = await run_sandbox(self.runc, self.pod, sandbox_id=sandbox_id,
                                  bundle_dir=os.path.join(self.tmp, "sandbox"),
                                  pause_rootfs=self.pause_rootfs,
                                  cgroup_parent=self.cgroup_parent,
                                  oom_score_adj_floor=oom_score_adj_floor())
+        self.containers.append((sandbox.id, sandbox.pid))
+        return sandbox
 
     async def create(self, container: Obj, sandbox: Sandbox | None, *,
                      pod: Obj | None = None) -> tuple[str, int, str, Obj]:

@@ -78,7 +78,12 @@ async def run_sandbox(runc: Runc, pod: Obj, *, sandbox_id: str, bundle_dir: str,
 
 
 async def stop_sandbox(runc: Runc, sandbox: Sandbox) -> None:
-    """Kill the sandbox at once, delete it from runc and remove its bundle."""
+    """Kill the sandbox at once, reap it when it is our child (``ExitWatcher``), delete it
+    from runc and remove its bundle."""
     await stop(runc, sandbox.id, sandbox.pid, grace=0)
+    try:
+        os.waitpid(sandbox.pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
     await runc.delete(sandbox.id, force=True)
     remove_bundle(sandbox.bundle)
