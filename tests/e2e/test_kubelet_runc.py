@@ -22,7 +22,8 @@ import pytest
 
 from kubepy.kubelet.runtime import cgroups
 from kubepy.kubelet.runtime.bundle import write_bundle
-from kubepy.kubelet.runtime.runc import ExitWatcher, Runc, RuncError, oom_score_adj_floor, stop
+from kubepy.kubelet.runtime.runc import (ContainerNotFound, ExitWatcher, Runc, RuncError,
+                                         oom_score_adj_floor, stop)
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
 from kubepy.kubelet.runtime.spec import container_spec
@@ -175,6 +176,13 @@ def test_container_joins_sandbox_namespaces(env: Env) -> None:
             cid, pid, _, _ = await env.create(sh("app", "sleep 60"), sandbox)
             waiter = asyncio.ensure_future(env.watcher.wait(pid))
             await env.runc.start(cid)
+            listed = {st.id: st for st in await env.runc.list()}
+            assert listed[cid].status == "running" and listed[cid].pid == pid
+            assert listed[cid].annotations["io.kubernetes.pod.name"] == "web-0"
+            assert listed[sandbox.id].annotations["io.kubernetes.cri.container-type"] == \
+                "sandbox"
+            with pytest.raises(ContainerNotFound):
+                await env.runc.state("no-such-container")
             for ns in ("net", "ipc", "uts"):
                 assert os.readlink(f"/proc/{pid}/ns/{ns}") == \
                     os.readlink(f"/proc/{sandbox.pid}/ns/{ns}"), ns
