@@ -1,5 +1,5 @@
-"""The ``kubepy`` command: ``server``, ``simulate``, ``controller-manager``, ``scheduler``
-and ``components`` (and, as they land, agent, killall). Each subcommand lives in its own
+"""The ``kubepy`` command: ``server``, ``simulate``, ``controller-manager``, ``scheduler``,
+``components`` and ``images`` (and, as they land, agent, killall). Each subcommand lives in its own
 module of ``kubepy.cli``.
 
 Flags follow k3s (and the Kubernetes components) where they have one.
@@ -17,6 +17,13 @@ __all__ = ["main", "default_data_dir"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["images"]:  # `kubepy images import|ls|rm`: its own parser
+        import asyncio
+
+        from kubepy.kubelet.images import cli as images_cli
+
+        return asyncio.run(images_cli.main(argv[1:]))
     parser = argparse.ArgumentParser(prog="kubepy", description="A Kubernetes-compatible "
                                      "orchestrator written in Python")
     sub = parser.add_subparsers(dest="command", required=True)
