@@ -19,8 +19,8 @@ from kubepy import errors
 from kubepy.api.registry import ResourceType
 from kubepy.apiserver import negotiation as neg
 from kubepy.apiserver.auth import User
-from kubepy.apiserver.handlers import ResourceHandlers, Warnings, json_response
-from kubepy.apiserver.objects import DeleteOptions, conflict
+from kubepy.apiserver.handlers import ResourceHandlers, Warnings, _now_str, json_response
+from kubepy.apiserver.objects import DeleteOptions, WriteOptions, clone, conflict
 from kubepy.apiserver.rbac import Attributes, RBACAuthorizer
 from kubepy.apiserver.requestinfo import RequestInfo
 
@@ -211,40 +211,68 @@ class Subresources:
         body = neg.decode_object(await request.read(), neg.body_type(request), group="policy",
                                  version="v1", kind="Eviction")
         pod = await self.h.objects.get(rt, namespace, info.name)
-        if not pod["metadata"].get("deletionTimestamp"):
-            self._check_disruption_budgets(pod)
         opts = body.get("deleteOptions") or {}
+        dry_run = bool(opts.get("dryRun")) or query.get("dryRun") == "All"
+        if not pod["metadata"].get("deletionTimestamp"):
+            await self._consume_disruption_budget(pod, dry_run)
         await self.h.objects.delete(rt, namespace, info.name, DeleteOptions(
             grace_period_seconds=opts.get("gracePeriodSeconds"),
             propagation_policy=opts.get("propagationPolicy"),
             preconditions={k: v for k, v in (opts.get("preconditions") or {}).items() if v},
-            dry_run=bool(opts.get("dryRun")) or query.get("dryRun") == "All"))
+            dry_run=dry_run))
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
                               "status": "Success", "code": 201}, 201)
 
-    def _check_disruption_budgets(self, pod: Obj) -> None:
+    async def _consume_disruption_budget(self, pod: Obj, dry_run: bool) -> None:
+        """The eviction's PDB check: the one budget covering the pod must allow a
+        disruption, which the eviction then takes (status.disruptionsAllowed - 1 and the pod
+        in status.disruptedPods, written with compare-and-swap before the pod is deleted,
+        so concurrent evictions never exceed the budget)."""
         from kubepy.api.labels import selector_from_label_selector
 
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed", "Pending"):
             return
         ns = pod["metadata"].get("namespace")
+        name = pod["metadata"]["name"]
         labels = pod["metadata"].get("labels") or {}
-        pdbs = self.h.hub.cache_for("/registry/poddisruptionbudgets/").objects
-        for key, pdb in pdbs.items():
-            if not key.startswith(f"/registry/poddisruptionbudgets/{ns}/"):
-                continue
-            sel = selector_from_label_selector((pdb.get("spec") or {}).get("selector"))
-            if not sel.matches(labels):
-                continue
-            status = pdb.get("status") or {}
-            if int(status.get("disruptionsAllowed") or 0) <= 0:
+        prefix = f"/registry/poddisruptionbudgets/{ns}/"
+        matching = [pdb for key, pdb in
+                    self.h.hub.cache_for("/registry/poddisruptionbudgets/").objects.items()
+                    if key.startswith(prefix) and selector_from_label_selector(
+                        (pdb.get("spec") or {}).get("selector")).matches(labels)]
+        if not matching:
+            return
+        if len(matching) > 1:
+            raise errors.InternalError("This pod has more than one PodDisruptionBudget, which "
+                                       "the eviction subresource does not support.")
+        rt = self.h.registry.get("policy", "v1", "poddisruptionbudgets")
+        assert rt is not None
+        pdb_name = matching[0]["metadata"]["name"]
+
+        def take(current: Obj) -> Obj:
+            status = current.get("status") or {}
+            meta = current["metadata"]
+            if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+                raise errors.TooManyRequests(f"The disruption budget {pdb_name} is still being "
+                                             "processed by the server.")
+            allowed = int(status.get("disruptionsAllowed") or 0)
+            if allowed <= 0:
                 raise errors.TooManyRequests(
                     "Cannot evict pod as it would violate the pod's disruption budget.",
                     causes=[{"reason": "DisruptionBudget", "message":
-                             f"The disruption budget {pdb['metadata']['name']} needs "
+                             f"The disruption budget {pdb_name} needs "
                              f"{status.get('desiredHealthy', 0)} healthy pods and has "
                              f"{status.get('currentHealthy', 0)} currently"}])
+            new = clone(current)
+            new_status = new.setdefault("status", {})
+            new_status["disruptionsAllowed"] = allowed - 1
+            new_status.setdefault("disruptedPods", {})[name] = _now_str()
+            return new
+
+        await self.h.objects.guaranteed_update(
+            rt, ns, pdb_name, take, WriteOptions(dry_run=dry_run, field_manager="kube-apiserver",
+                                                 manage_fields=False), subresource="status")
 
     # ---------------------------------------------------------------- token
 

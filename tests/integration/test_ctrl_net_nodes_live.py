@@ -541,9 +541,6 @@ def test_pdb_status_and_drain_honours_it(server: ServerProcess) -> None:
     run(go(), timeout=150)
 
 
-@pytest.mark.xfail(strict=True, reason="the apiserver's pods/eviction checks "
-                   "status.disruptionsAllowed but does not decrement it (nor record "
-                   "status.disruptedPods) before deleting, so concurrent evictions all pass")
 def test_concurrent_evictions_never_exceed_the_budget(server: ServerProcess) -> None:
     async def go() -> None:
         async with running(server, (replicaset, disruption)) as cl:
