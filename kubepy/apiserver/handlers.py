@@ -48,9 +48,6 @@ class Warnings:
     def add(self, message: str) -> None:
         self.messages.append(message)
 
-    def headers(self) -> dict[str, str]:
-        return {}
-
     def apply(self, response: web.StreamResponse) -> None:
         for m in self.messages:
             escaped = m.replace("\\", "\\\\").replace('"', '\\"')
@@ -383,8 +380,6 @@ class ResourceHandlers:
         elif force:
             raise errors.BadRequest("force: Invalid value: true: may not be specified for "
                                     "non-apply patch")
-        created = False
-
         def mutate(current: Obj) -> Obj:
             from kubepy.api import patch as patches
 
@@ -409,7 +404,7 @@ class ResourceHandlers:
 
         obj = await self.objects.guaranteed_update(rt, namespace, info.name, mutate, opts,
                                                    subresource=subresource)
-        return json_response(self.out(request, rt, obj), 201 if created else 200)
+        return json_response(self.out(request, rt, obj), 200)
 
     async def _apply(self, request: web.Request, info: RequestInfo, rt: ResourceType,
                      namespace: str | None, query: dict[str, str], warnings: Warnings,

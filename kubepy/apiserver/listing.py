@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import base64
-import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -173,7 +172,3 @@ def _strip(items: Iterable[Obj]) -> list[Obj]:
         obj.pop("__key__", None)
         out.append(obj)
     return out
-
-
-def first(iterable: Iterable[Obj], n: int) -> list[Obj]:
-    return list(itertools.islice(iterable, n))
