@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from kubepy import errors
 from kubepy.api.registry import Registry, ResourceType
-from kubepy.controllers.podutil import controller_ref
+from kubepy.controllers.podcontrol import controller_ref
 
 Obj = dict[str, Any]
 
@@ -96,7 +96,8 @@ def new_revision(owner: Obj, *, api_version: str, kind: str, revision: int,
             "metadata": {"name": revision_name(owner["metadata"]["name"], hash_),
                          "namespace": owner["metadata"].get("namespace"),
                          "labels": labels,
-                         "ownerReferences": [controller_ref(owner, api_version, kind)]},
+                         "ownerReferences": [controller_ref(owner, api_version=api_version,
+                                                            kind=kind)]},
             "data": data, "revision": revision}
 
 

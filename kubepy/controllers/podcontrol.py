@@ -1,15 +1,24 @@
 """Pod ownership for workload controllers: what the ReplicaSet, ReplicationController,
-Deployment (and StatefulSet, DaemonSet, Job) controllers share, after
-kube-controller-manager's ``controller_utils.go`` and ``ControllerRefManager``.
+Deployment, StatefulSet, DaemonSet, Job and CronJob controllers share, after
+kube-controller-manager's ``controller_utils.go``, ``ControllerRefManager`` and the pod
+helpers of ``k8s.io/kubernetes/pkg/api/v1/pod``. This is the one home of these helpers.
 
-Pure decisions (plain dicts in, plain data out):
+Pure decisions (plain dicts in, plain data out, never mutated):
 
-* pod state: ``is_pod_active`` (not Succeeded/Failed, not being deleted), ``is_pod_ready``,
-  ``is_pod_available(pod, min_ready_seconds, now)`` (Ready for longer than minReadySeconds);
+* times: ``parse_time`` (RFC 3339 -> aware datetime, None when absent or malformed),
+  ``format_time`` (metav1.Time's wire form);
+* pod state: ``pod_phase`` (Pending when unset), ``pod_condition``, ``is_terminating``
+  (deletionTimestamp set), ``is_pod_active`` (not Succeeded/Failed, not being deleted),
+  ``is_pod_ready``, ``is_pod_running_and_ready``, ``is_pod_available(pod,
+  min_ready_seconds, now)`` (Ready for strictly longer than minReadySeconds, as
+  IsPodAvailable), ``seconds_until_available`` (when to look again), ``creation_key`` (sort
+  by creationTimestamp, then name);
 * owner references: ``controller_of``, ``controller_ref`` (controller: true,
-  blockOwnerDeletion: true), ``claim_decision`` (adopt / release / keep / ignore one
-  candidate, by selector and controller ownerReference), the strategic-merge patches that
-  adopt and release (``adoption_patch``, ``release_patch``);
+  blockOwnerDeletion: true), ``owner_key`` (the queue key of an object's controller of a
+  kind), ``CONTROLLER_UID_INDEX`` (the informer index name the controllers register with
+  ``kubepy.client.store.controller_owner_uid_index``), ``claim_decision`` (adopt / release /
+  keep / ignore one candidate, by selector and controller ownerReference), the
+  strategic-merge patches that adopt and release (``adoption_patch``, ``release_patch``);
 * ``pod_from_template``: the pod a controller creates (``generateName: <owner>-``);
 * ``rank_pods_for_deletion``: Kubernetes' ``ActivePodsWithRanks`` order — unassigned <
   assigned; Pending < Unknown < Running; not ready < ready; lower
@@ -19,7 +28,10 @@ Pure decisions (plain dicts in, plain data out):
 * ``slow_start_batch_sizes``: 1, 2, 4, ... as ``slowStartBatch`` creates pods.
 
 Bookkeeping: ``ControllerExpectations`` (client-go's UID-tracking expectations with a 5 min
-TTL, on an injected clock) so a controller never acts twice on a lagging cache.
+TTL, on an injected clock) so a controller never acts twice on a lagging cache: set them
+(``expect_creations`` / ``expect_deletions``, as the ReplicaSet controller does) or add to
+them (``raise_expectations``, for controllers that create and delete in one sync), lower them
+when a write fails (``lower_expectations``), observe them from informer events.
 
 The I/O edge is ``PodControl`` (upstream's RealPodControl): create/delete pods and patch
 owner references through the API, recording SuccessfulCreate / FailedCreate /
@@ -43,6 +55,7 @@ from kubepy.api.labels import LabelSelector
 Obj = dict[str, Any]
 
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+CONTROLLER_UID_INDEX = "controller-uid"  # index by the controller ownerReference's uid
 EXPECTATIONS_TIMEOUT = 300.0  # client-go ExpectationsTimeout
 SLOW_START_INITIAL_BATCH_SIZE = 1
 BURST_REPLICAS = 500  # the ReplicaSet controller's burstReplicas
@@ -75,16 +88,29 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("metadata") or {}
 
 
+def is_terminating(obj: Mapping[str, Any]) -> bool:
+    """The object is being deleted (metadata.deletionTimestamp is set)."""
+    return bool(_meta(obj).get("deletionTimestamp"))
+
+
+def pod_phase(pod: Mapping[str, Any]) -> str:
+    return (pod.get("status") or {}).get("phase") or "Pending"
+
+
 def is_pod_active(pod: Mapping[str, Any]) -> bool:
     phase = (pod.get("status") or {}).get("phase")
     return phase not in ("Succeeded", "Failed") and not _meta(pod).get("deletionTimestamp")
 
 
-def pod_ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def pod_condition(pod: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
     for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
+        if cond.get("type") == type_:
             return cond
     return None
+
+
+def pod_ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    return pod_condition(pod, "Ready")
 
 
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
@@ -92,14 +118,47 @@ def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     return cond is not None and cond.get("status") == "True"
 
 
+def is_pod_running_and_ready(pod: Mapping[str, Any]) -> bool:
+    return pod_phase(pod) == "Running" and is_pod_ready(pod)
+
+
+def _ready_for(pod: Mapping[str, Any], now: datetime) -> float | None:
+    """Seconds since the Ready condition last turned True (None without a time)."""
+    since = parse_time((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
+    return None if since is None else now.timestamp() - since.timestamp()
+
+
 def is_pod_available(pod: Mapping[str, Any], min_ready_seconds: int, now: datetime) -> bool:
-    """Ready, and (minReadySeconds == 0 or Ready since longer than minReadySeconds)."""
+    """Ready, and (minReadySeconds == 0 or Ready since strictly longer than
+    minReadySeconds: lastTransitionTime + minReadySeconds < now)."""
     if not is_pod_ready(pod):
         return False
     if not min_ready_seconds:
         return True
-    since = parse_time((pod_ready_condition(pod) or {}).get("lastTransitionTime"))
-    return since is not None and since.timestamp() + min_ready_seconds < now.timestamp()
+    ready_for = _ready_for(pod, now)
+    return ready_for is not None and ready_for > min_ready_seconds
+
+
+AVAILABILITY_RECHECK = 0.001  # availability needs *more* than minReadySeconds of readiness
+
+
+def seconds_until_available(pod: Mapping[str, Any], min_ready_seconds: int,
+                            now: datetime) -> float | None:
+    """For a Ready pod that is not available yet: seconds from ``now`` after which
+    ``is_pod_available`` holds (the controller requeues then). None when the pod is not
+    Ready, has no transition time, or is available already."""
+    if not min_ready_seconds or not is_pod_ready(pod):
+        return None
+    ready_for = _ready_for(pod, now)
+    if ready_for is None or ready_for > min_ready_seconds:
+        return None
+    return min_ready_seconds - ready_for + AVAILABILITY_RECHECK
+
+
+def creation_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """Sort key: oldest creationTimestamp first, then name."""
+    meta = _meta(obj)
+    return (meta.get("creationTimestamp") or "", meta.get("name") or "")
 
 
 def pod_key(pod: Mapping[str, Any]) -> str:
@@ -127,6 +186,16 @@ def controller_ref(owner: Mapping[str, Any], *, api_version: str, kind: str) -> 
     meta = _meta(owner)
     return {"apiVersion": api_version, "kind": kind, "name": meta["name"],
             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def owner_key(obj: Mapping[str, Any], kind: str) -> str | None:
+    """``namespace/name`` (or ``name``) of the object's controller when it is a ``kind``:
+    the work-queue key an event on an owned object enqueues."""
+    ref = controller_of(obj)
+    if ref is None or ref.get("kind") != kind:
+        return None
+    ns = _meta(obj).get("namespace")
+    return f"{ns}/{ref['name']}" if ns else ref["name"]
 
 
 class Claim(Enum):
@@ -326,16 +395,16 @@ async def slow_start_batch(count: int, fn: Callable[[], Awaitable[Any]],
 @dataclass
 class _Expectation:
     add: int
-    delete: int
     timestamp: float
     deleting: set[str] = field(default_factory=set)
 
     def fulfilled(self) -> bool:
-        return self.add <= 0 and self.delete <= 0
+        return self.add <= 0 and not self.deleting
 
 
 class ControllerExpectations:
-    """How many creations/deletions each controller key still waits to see in its cache.
+    """How many creations, and which deletions (by an opaque pod key the caller chooses and
+    uses consistently), each controller key still waits to see in its cache.
     ``satisfied(key)`` is True when nothing is awaited, nothing was recorded, or the record
     is older than the TTL (a watch event was lost)."""
 
@@ -345,36 +414,53 @@ class ControllerExpectations:
         self.ttl = ttl
         self._by_key: dict[str, _Expectation] = {}
 
-    def satisfied(self, key: str) -> bool:
-        exp = self._by_key.get(key)
-        if exp is None or exp.fulfilled():
-            return True
+    def _expired(self, exp: _Expectation) -> bool:
         return self._monotonic() - exp.timestamp > self.ttl
 
+    def satisfied(self, key: str) -> bool:
+        exp = self._by_key.get(key)
+        return exp is None or exp.fulfilled() or self._expired(exp)
+
     def expect_creations(self, key: str, count: int) -> None:
-        self._by_key[key] = _Expectation(count, 0, self._monotonic())
+        """Replace the record: ``count`` creations awaited."""
+        self._by_key[key] = _Expectation(count, self._monotonic())
 
     def expect_deletions(self, key: str, pod_keys: Iterable[str]) -> None:
-        keys = set(pod_keys)
-        self._by_key[key] = _Expectation(0, len(keys), self._monotonic(), keys)
+        """Replace the record: the deletion of each of ``pod_keys`` awaited."""
+        self._by_key[key] = _Expectation(0, self._monotonic(), set(pod_keys))
 
-    def creation_observed(self, key: str) -> None:
+    def raise_expectations(self, key: str, *, adds: int = 0,
+                           deletes: Iterable[str] = ()) -> None:
+        """Await ``adds`` more creations and the deletion of ``deletes`` on top of what is
+        awaited (an expired record starts afresh); the TTL restarts."""
+        exp = self._by_key.get(key)
+        if exp is None or self._expired(exp):
+            exp = self._by_key[key] = _Expectation(0, self._monotonic())
+        exp.add += adds
+        exp.deleting |= set(deletes)
+        exp.timestamp = self._monotonic()
+
+    def lower_expectations(self, key: str, *, adds: int = 0,
+                           deletes: Iterable[str] = ()) -> None:
+        """A write failed: stop awaiting what it would have caused."""
         exp = self._by_key.get(key)
         if exp is not None:
-            exp.add -= 1
+            exp.add = max(0, exp.add - adds)
+            exp.deleting -= set(deletes)
+
+    def creation_observed(self, key: str) -> None:
+        self.lower_expectations(key, adds=1)
 
     def deletion_observed(self, key: str, pod_key: str) -> None:
-        exp = self._by_key.get(key)
-        if exp is not None and pod_key in exp.deleting:
-            exp.deleting.discard(pod_key)
-            exp.delete -= 1
+        self.lower_expectations(key, deletes=(pod_key,))
 
     def delete(self, key: str) -> None:
         self._by_key.pop(key, None)
 
     def pending(self, key: str) -> tuple[int, int] | None:
+        """(creations, deletions) still awaited, None without a record."""
         exp = self._by_key.get(key)
-        return None if exp is None else (exp.add, exp.delete)
+        return None if exp is None else (exp.add, len(exp.deleting))
 
 
 # ---------------------------------------------------------------------------- I/O edge

@@ -42,7 +42,7 @@ Obj = dict[str, Any]
 _REG = Registry()
 PODS: ResourceType = _REG.get("", "v1", "pods")  # type: ignore[assignment]
 REPLICASETS: ResourceType = _REG.get("apps", "v1", "replicasets")  # type: ignore[assignment]
-CONTROLLER_UID_INDEX = "controller-uid"
+CONTROLLER_UID_INDEX = pc.CONTROLLER_UID_INDEX
 STATUS_UPDATE_RETRIES = 1
 
 

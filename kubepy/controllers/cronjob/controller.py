@@ -17,10 +17,9 @@ from kubepy import errors
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.client.controller import Controller
 from kubepy.client.events import NORMAL, WARNING, EventRecorder
-from kubepy.client.store import split_key
+from kubepy.client.store import controller_owner_uid_index, split_key
 from kubepy.controllers.cronjob import logic
-from kubepy.controllers.podutil import (CONTROLLER_UID_INDEX, controller_uid_index,
-                                        format_time, owner_key)
+from kubepy.controllers.podcontrol import CONTROLLER_UID_INDEX, format_time, owner_key
 
 log = logging.getLogger("kubepy.controllers.cronjob")
 Obj = dict[str, Any]
@@ -38,7 +37,7 @@ class CronJobController(Controller):
         self.jobs = informers.informer(JOBS)
         super().__init__(workers=workers, clock=clock, informers=[self.cronjobs, self.jobs])
         self.client, self.recorder = client, recorder
-        self.jobs.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
+        self.jobs.add_indexer(CONTROLLER_UID_INDEX, controller_owner_uid_index)
         self.cronjobs.add_event_handler(*self.handlers())
         self.jobs.add_event_handler(self._on_job, lambda old, new: self._on_job(new),
                                     self._on_job)

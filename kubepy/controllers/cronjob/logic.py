@@ -22,7 +22,7 @@ from typing import Any
 
 from kubepy.api.validation.cron import Schedule, parse_schedule
 from kubepy.controllers.cronjob import schedule as cron
-from kubepy.controllers.podutil import controller_ref, format_time, parse_time
+from kubepy.controllers.podcontrol import controller_ref, format_time, parse_time
 
 Obj = dict[str, Any]
 
@@ -62,7 +62,8 @@ def job_from_template(cronjob: Obj, scheduled: datetime, tz: Any) -> Obj:
     meta: Obj = {"name": job_name(cronjob, scheduled),
                  "namespace": cronjob["metadata"].get("namespace"),
                  "annotations": annotations,
-                 "ownerReferences": [controller_ref(cronjob, "batch/v1", "CronJob")]}
+                 "ownerReferences": [controller_ref(cronjob, api_version="batch/v1",
+                                                    kind="CronJob")]}
     if tmeta.get("labels"):
         meta["labels"] = dict(tmeta["labels"])
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,

@@ -4,8 +4,8 @@ the API with the Events upstream records (``Created pod: fluentd-x7k2p`` Success
 ``Deleted pod: ...`` SuccessfulDelete, ``Found failed daemon pod ns/p on node n, will try to
 kill it`` FailedDaemonPod).
 
-Pods are created with generateName, so ``Expectations`` hold the DaemonSet back until the
-cache has seen its own creations and deletions. Node changes re-check every DaemonSet.
+Pods are created with generateName, so ``ControllerExpectations`` (podcontrol) hold the
+DaemonSet back until the cache has seen its own creations and deletions. Node changes re-check every DaemonSet.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from kubepy.api.registry import Registry, ResourceType
 from kubepy.client.controller import Controller
 from kubepy.client.events import NORMAL, WARNING, EventRecorder
 from kubepy.client.informer import DeletedFinalStateUnknown
-from kubepy.client.store import split_key
+from kubepy.client.store import controller_owner_uid_index, split_key
 from kubepy.controllers import history
 from kubepy.controllers.daemonset import logic
-from kubepy.controllers.podutil import (CONTROLLER_UID_INDEX, Expectations,
-                                        controller_uid_index, owner_key,
-                                        seconds_until_available)
+from kubepy.controllers.podcontrol import (CONTROLLER_UID_INDEX, ControllerExpectations,
+                                           owner_key, seconds_until_available)
 
 log = logging.getLogger("kubepy.controllers.daemonset")
 Obj = dict[str, Any]
@@ -46,9 +45,9 @@ class DaemonSetController(Controller):
         super().__init__(workers=workers, clock=clock,
                          informers=[self.sets, self.pods, self.nodes, self.revisions])
         self.client, self.recorder = client, recorder
-        self.expectations = Expectations(self.clock.monotonic)
+        self.expectations = ControllerExpectations(self.clock.monotonic)
         for inf in (self.pods, self.revisions):
-            inf.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
+            inf.add_indexer(CONTROLLER_UID_INDEX, controller_owner_uid_index)
         self.sets.add_event_handler(*self.handlers())
         self.pods.add_event_handler(self._on_pod_add, lambda old, new: self._on_owned(new),
                                     self._on_pod_delete)
@@ -88,7 +87,7 @@ class DaemonSetController(Controller):
     async def reconcile(self, key: str) -> float | None:
         ds = self.sets.store.get(key)
         if ds is None:
-            self.expectations.forget(key)
+            self.expectations.delete(key)
             return None
         ns, name = split_key(key)
         uid = ds["metadata"]["uid"]
@@ -135,14 +134,14 @@ class DaemonSetController(Controller):
     async def _create(self, ds: Obj, key: str, nodes: list[str], hash_: str) -> None:
         if not nodes:
             return
-        self.expectations.expect(key, adds=len(nodes))
+        self.expectations.raise_expectations(key, adds=len(nodes))
         template = ds["spec"].get("template") or {}
         for node in nodes:
             pod = logic.new_pod(ds, template, node, hash_)
             try:
                 created = await self.client.create(PODS, pod, ds["metadata"]["namespace"])
             except errors.StatusError as e:
-                self.expectations.lower(key, adds=1)
+                self.expectations.lower_expectations(key, adds=1)
                 self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {e}")
                 if isinstance(e, errors.NotFound):  # namespace going away
                     return
@@ -153,7 +152,7 @@ class DaemonSetController(Controller):
     async def _delete(self, ds: Obj, key: str, names: list[str]) -> None:
         if not names:
             return
-        self.expectations.expect(key, deletes=names)
+        self.expectations.raise_expectations(key, deletes=names)
         for pod_name in names:
             try:
                 await self.client.delete(PODS, pod_name, ds["metadata"]["namespace"])
@@ -161,7 +160,7 @@ class DaemonSetController(Controller):
                 self.expectations.deletion_observed(key, pod_name)
                 continue
             except errors.StatusError as e:
-                self.expectations.lower(key, deletes=[pod_name])
+                self.expectations.lower_expectations(key, deletes=[pod_name])
                 self.recorder.event(ds, WARNING, "FailedDelete", f"Error deleting: {e}")
                 raise
             self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {pod_name}")

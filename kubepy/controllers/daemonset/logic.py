@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import Any
 
 from kubepy.controllers.history import POD_REVISION_LABEL
-from kubepy.controllers.podutil import (controller_ref, creation_key, is_terminating,
-                                        pod_available, pod_phase, pod_ready)
+from kubepy.controllers.podcontrol import (controller_ref, creation_key, is_pod_available,
+                                           is_pod_ready, is_terminating, pod_phase)
 
 Obj = dict[str, Any]
 API_VERSION, KIND = "apps/v1", "DaemonSet"
@@ -74,7 +74,7 @@ def new_pod(ds: Obj, template: Obj, node_name: str, hash_: str) -> Obj:
               TEMPLATE_GENERATION_LABEL: str(ds["metadata"].get("generation") or 1)}
     meta: Obj = {"generateName": f"{ds['metadata']['name']}-",
                  "namespace": ds["metadata"].get("namespace"), "labels": labels,
-                 "ownerReferences": [controller_ref(ds, API_VERSION, KIND)]}
+                 "ownerReferences": [controller_ref(ds, api_version=API_VERSION, kind=KIND)]}
     if tmeta.get("annotations"):
         meta["annotations"] = dict(tmeta["annotations"])
     spec = copy.deepcopy(template.get("spec") or {})
@@ -273,7 +273,7 @@ def _rolling_update(ds: Obj, runnable: dict[str, tuple[Obj | None, Obj | None]],
     surge, max_unavailable = surge_and_unavailable(ds, desired)
 
     def available(p: Obj) -> bool:
-        return pod_available(p, min_ready, now)
+        return is_pod_available(p, min_ready, now)
 
     if surge == 0:
         unavailable = len(out.create)
@@ -325,9 +325,9 @@ def compute_status(ds: Obj, nodes: list[Obj], pods: list[Obj], hash_: str, now: 
             if node_pods:
                 current += 1
                 pod = node_pods[0]
-                if pod_ready(pod):
+                if is_pod_ready(pod):
                     ready += 1
-                    if pod_available(pod, min_ready, now):
+                    if is_pod_available(pod, min_ready, now):
                         available += 1
                 if _is_updated(pod, hash_):
                     updated += 1

@@ -44,7 +44,7 @@ _REG = Registry()
 DEPLOYMENTS: ResourceType = _REG.get("apps", "v1", "deployments")  # type: ignore[assignment]
 REPLICASETS: ResourceType = _REG.get("apps", "v1", "replicasets")  # type: ignore[assignment]
 PODS: ResourceType = _REG.get("", "v1", "pods")  # type: ignore[assignment]
-CONTROLLER_UID_INDEX = "controller-uid"
+CONTROLLER_UID_INDEX = pc.CONTROLLER_UID_INDEX
 COMPONENT = "deployment-controller"
 
 

@@ -24,11 +24,11 @@ from kubepy.api.labels import selector_from_label_selector
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.client.controller import Controller
 from kubepy.client.events import NORMAL, WARNING, EventRecorder
-from kubepy.client.store import split_key
+from kubepy.client.store import controller_owner_uid_index, split_key
 from kubepy.controllers.job import logic
 from kubepy.controllers.job import pods as jp
-from kubepy.controllers.podutil import (CONTROLLER_UID_INDEX, Expectations, controller_of,
-                                        controller_uid_index, owner_key, parse_time)
+from kubepy.controllers.podcontrol import (CONTROLLER_UID_INDEX, ControllerExpectations,
+                                           controller_of, owner_key, parse_time)
 
 log = logging.getLogger("kubepy.controllers.job")
 Obj = dict[str, Any]
@@ -48,11 +48,11 @@ class JobController(Controller):
         self.pods = informers.informer(PODS)
         super().__init__(workers=workers, clock=clock, informers=[self.jobs, self.pods])
         self.client, self.recorder = client, recorder
-        self.expectations = Expectations(self.clock.monotonic)
+        self.expectations = ControllerExpectations(self.clock.monotonic)
         # uids whose finalizer this controller removed (counted), per Job key, until the
         # pod cache shows it
         self.counted: dict[str, set[str]] = {}
-        self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
+        self.pods.add_indexer(CONTROLLER_UID_INDEX, controller_owner_uid_index)
         self.jobs.add_event_handler(self.enqueue, lambda old, new: self.enqueue(new),
                                     self._on_job_delete)
         self.pods.add_event_handler(self._on_pod_add, lambda old, new: self._on_pod(new),
@@ -104,7 +104,7 @@ class JobController(Controller):
             return None
         job = self.jobs.store.get(key)
         if job is None:
-            self.expectations.forget(key)
+            self.expectations.delete(key)
             self.counted.pop(key, None)
             return None
         uid = job["metadata"]["uid"]
@@ -157,7 +157,7 @@ class JobController(Controller):
         if not pods:
             return
         names = [p["metadata"]["name"] for p in pods]
-        self.expectations.expect(key, deletes=names)
+        self.expectations.raise_expectations(key, deletes=names)
         for name in names:
             try:
                 await self.client.delete(PODS, name, job["metadata"]["namespace"])
@@ -165,7 +165,7 @@ class JobController(Controller):
                 self.expectations.deletion_observed(key, name)
                 continue
             except errors.StatusError as e:
-                self.expectations.lower(key, deletes=[name])
+                self.expectations.lower_expectations(key, deletes=[name])
                 self.recorder.event(job, WARNING, "FailedDelete", f"Error deleting: {e}")
                 raise
             self.recorder.event(job, NORMAL, "SuccessfulDelete", f"Deleted pod: {name}")
@@ -173,14 +173,14 @@ class JobController(Controller):
     async def _create(self, job: Obj, key: str, indexes: list[int | None]) -> int:
         if not indexes:
             return 0
-        self.expectations.expect(key, adds=len(indexes))
+        self.expectations.raise_expectations(key, adds=len(indexes))
         created = 0
         for index in indexes:
             try:
                 pod = await self.client.create(PODS, jp.new_pod(job, index),
                                                job["metadata"]["namespace"])
             except errors.StatusError as e:
-                self.expectations.lower(key, adds=1)
+                self.expectations.lower_expectations(key, adds=1)
                 self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {e}")
                 if isinstance(e, (errors.Forbidden, errors.NotFound)):
                     continue  # quota or a namespace going away: retried on the next sync

@@ -31,8 +31,8 @@ from datetime import datetime
 from typing import Any
 
 from kubepy.controllers.job import pods as jp
-from kubepy.controllers.podutil import (creation_key, format_time, is_terminating,
-                                        parse_time, pod_phase, pod_ready)
+from kubepy.controllers.podcontrol import (creation_key, format_time, is_pod_ready,
+                                           is_terminating, parse_time, pod_phase)
 
 Obj = dict[str, Any]
 
@@ -107,7 +107,7 @@ def _active_order(pod: Obj) -> tuple[Any, ...]:
     meta = pod.get("metadata") or {}
     return (bool((pod.get("spec") or {}).get("nodeName")),
             {"Pending": 0, "Unknown": 1, "Running": 2}.get(pod_phase(pod), 1),
-            pod_ready(pod), tuple(-ord(c) for c in meta.get("creationTimestamp") or ""))
+            is_pod_ready(pod), tuple(-ord(c) for c in meta.get("creationTimestamp") or ""))
 
 
 def sync(job: Obj, pods: list[Obj], now: datetime, counted_uids: frozenset[str] = frozenset()
@@ -183,7 +183,7 @@ def sync(job: Obj, pods: list[Obj], now: datetime, counted_uids: frozenset[str] 
     status["uncountedTerminatedPods"] = {}
     status["terminating"] = terminating
     status["active"] = len(active)
-    status["ready"] = sum(1 for p in active if pod_ready(p))
+    status["ready"] = sum(1 for p in active if is_pod_ready(p))
 
     if is_finished(job):
         status["active"] = 0
@@ -274,7 +274,8 @@ def sync(job: Obj, pods: list[Obj], now: datetime, counted_uids: frozenset[str] 
                 min(out.requeue_after, wait)
     removed = {p["metadata"]["uid"] for p in out.remove}
     status["active"] = len(active) - len(removed)
-    status["ready"] = sum(1 for p in active if pod_ready(p) and p["metadata"]["uid"] not in removed)
+    status["ready"] = sum(1 for p in active
+                          if is_pod_ready(p) and p["metadata"]["uid"] not in removed)
     out.status = status
     return out
 
@@ -285,7 +286,7 @@ def _plan_indexed(completions: int, parallelism: int, completed: set[int],
     already-completed indexes' pods go; missing indexes are created lowest first."""
     seen: set[int] = set()
     keep: list[Obj] = []
-    for pod in sorted(active, key=lambda p: (not pod_ready(p), creation_key(p))):
+    for pod in sorted(active, key=lambda p: (not is_pod_ready(p), creation_key(p))):
         index = jp.pod_index(pod, completions)
         if index is None or index in seen or index in completed:
             out.remove.append(pod)

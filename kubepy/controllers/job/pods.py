@@ -9,7 +9,7 @@ import copy
 from datetime import datetime
 from typing import Any, Iterable
 
-from kubepy.controllers.podutil import controller_ref, parse_time, pod_condition
+from kubepy.controllers.podcontrol import controller_ref, parse_time, pod_condition
 
 Obj = dict[str, Any]
 
@@ -35,7 +35,7 @@ def new_pod(job: Obj, index: int | None) -> Obj:
                  "labels": dict(tmeta.get("labels") or {}),
                  "annotations": dict(tmeta.get("annotations") or {}),
                  "finalizers": [*(tmeta.get("finalizers") or []), TRACKING_FINALIZER],
-                 "ownerReferences": [controller_ref(job, "batch/v1", "Job")]}
+                 "ownerReferences": [controller_ref(job, api_version="batch/v1", kind="Job")]}
     spec = copy.deepcopy(template.get("spec") or {})
     if index is not None:
         meta["annotations"][COMPLETION_INDEX] = str(index)

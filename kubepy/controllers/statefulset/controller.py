@@ -17,11 +17,10 @@ from kubepy.api.labels import selector_from_label_selector
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.client.controller import Controller
 from kubepy.client.events import NORMAL, WARNING, EventRecorder
-from kubepy.client.store import split_key
+from kubepy.client.store import controller_owner_uid_index, split_key
 from kubepy.controllers import history
-from kubepy.controllers.podutil import (CONTROLLER_UID_INDEX, controller_of,
-                                        controller_ref, controller_uid_index, is_terminating,
-                                        owner_key, seconds_until_available)
+from kubepy.controllers.podcontrol import (CONTROLLER_UID_INDEX, controller_of, controller_ref,
+                                           is_terminating, owner_key, seconds_until_available)
 from kubepy.controllers.statefulset import logic
 
 log = logging.getLogger("kubepy.controllers.statefulset")
@@ -45,7 +44,7 @@ class StatefulSetController(Controller):
                          informers=[self.sets, self.pods, self.revisions, self.claims])
         self.client, self.recorder = client, recorder
         for inf in (self.pods, self.revisions):
-            inf.add_indexer(CONTROLLER_UID_INDEX, controller_uid_index)
+            inf.add_indexer(CONTROLLER_UID_INDEX, controller_owner_uid_index)
         self.sets.add_event_handler(*self.handlers())
         self.pods.add_event_handler(self._on_pod, lambda old, new: self._on_pod(new),
                                     self._on_pod)
@@ -124,7 +123,7 @@ class StatefulSetController(Controller):
                     not selector.matches(pod["metadata"].get("labels") or {}):
                 continue
             refs = list(pod["metadata"].get("ownerReferences") or [])
-            refs.append(controller_ref(sts, logic.API_VERSION, logic.KIND))
+            refs.append(controller_ref(sts, api_version=logic.API_VERSION, kind=logic.KIND))
             try:
                 adopted = await self.client.patch(
                     PODS, pod["metadata"]["name"],

@@ -27,8 +27,9 @@ from datetime import datetime
 from typing import Any
 
 from kubepy.controllers.history import POD_REVISION_LABEL
-from kubepy.controllers.podutil import (controller_ref, is_terminating, pod_available,
-                                        pod_phase, pod_ready, pod_running_and_ready)
+from kubepy.controllers.podcontrol import (controller_ref, is_pod_available, is_pod_ready,
+                                           is_pod_running_and_ready, is_terminating,
+                                           pod_phase)
 
 Obj = dict[str, Any]
 
@@ -107,7 +108,7 @@ def new_claims(sts: Obj, ordinal: int) -> list[Obj]:
         cmeta["namespace"] = meta.get("namespace")
         cmeta["labels"] = {**(cmeta.get("labels") or {}), **selector_labels}
         if policy.get("whenDeleted") == "Delete":
-            cmeta["ownerReferences"] = [controller_ref(sts, API_VERSION, KIND)]
+            cmeta["ownerReferences"] = [controller_ref(sts, api_version=API_VERSION, kind=KIND)]
         claim["apiVersion"], claim["kind"] = "v1", "PersistentVolumeClaim"
         out.append(claim)
     return out
@@ -122,7 +123,7 @@ def new_pod(sts: Obj, template: Obj, ordinal: int, revision: str) -> Obj:
     labels = {**(tmeta.get("labels") or {}), POD_NAME_LABEL: name,
               POD_INDEX_LABEL: str(ordinal), POD_REVISION_LABEL: revision}
     meta: Obj = {"name": name, "namespace": sts["metadata"].get("namespace"), "labels": labels,
-                 "ownerReferences": [controller_ref(sts, API_VERSION, KIND)]}
+                 "ownerReferences": [controller_ref(sts, api_version=API_VERSION, kind=KIND)]}
     if tmeta.get("annotations"):
         meta["annotations"] = dict(tmeta["annotations"])
     spec = copy.deepcopy(template.get("spec") or {})
@@ -149,8 +150,8 @@ class Plan:
 
 
 def _healthy(sts: Obj, pod: Obj, now: datetime) -> bool:
-    return pod_running_and_ready(pod) and not is_terminating(pod) and \
-        pod_available(pod, min_ready_seconds(sts), now)
+    return is_pod_running_and_ready(pod) and not is_terminating(pod) and \
+        is_pod_available(pod, min_ready_seconds(sts), now)
 
 
 def plan(sts: Obj, pods: list[Obj], current: str, update: str, now: datetime) -> Plan:
@@ -188,7 +189,7 @@ def plan(sts: Obj, pods: list[Obj], current: str, update: str, now: datetime) ->
             if monotonic:
                 return out
             continue
-        if monotonic and not pod_running_and_ready(pod):
+        if monotonic and not is_pod_running_and_ready(pod):
             return out
 
     unhealthy_condemned = [o for o, p in condemned if not _healthy(sts, p, now)]
@@ -229,9 +230,9 @@ def compute_status(sts: Obj, pods: list[Obj], current: str, update: str, now: da
         if pod_ordinal(sts, pod) is None:
             continue
         replicas += 1
-        if pod_ready(pod) and pod_phase(pod) == "Running":
+        if is_pod_ready(pod) and pod_phase(pod) == "Running":
             ready += 1
-            if pod_available(pod, min_ready_seconds(sts), now):
+            if is_pod_available(pod, min_ready_seconds(sts), now):
                 available += 1
         if not is_terminating(pod):
             rev = pod_revision(pod)
