@@ -1,0 +1,88 @@
+"""Where a pod's volumes live on the node and what each container mounts. Pure.
+
+Volume directories follow the kubelet's layout under the pod directory:
+``<pod dir>/volumes/kubernetes.io~empty-dir/<volume name>``. Only ``emptyDir`` on disk is
+supported so far; any other volume type (and ``emptyDir.medium: Memory``) makes the
+containers that mount it fail with ``ContainerConfigError`` (CreateContainerConfigError).
+
+``container_mounts`` returns the OCI mounts of one container: its ``volumeMounts`` (with
+``subPath``, which must stay inside the volume, and ``readOnly``), then the files the kubelet
+manages — ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf`` — and the termination
+message file, each left out when a volumeMount already covers that path.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Mapping
+
+from kubepy.kubelet.runtime.env import ContainerConfigError
+from kubepy.kubelet.runtime.spec import bind_mount
+
+Obj = dict[str, Any]
+
+EMPTY_DIR = "kubernetes.io~empty-dir"
+DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+
+def volume_dirs(pod: Obj, pod_dir: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``(paths, unsupported)``: the host directory of each supported volume by name, and a
+    message for each volume that cannot be provided."""
+    paths: dict[str, str] = {}
+    unsupported: dict[str, str] = {}
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        name = vol["name"]
+        if "emptyDir" in vol:
+            medium = (vol.get("emptyDir") or {}).get("medium") or ""
+            if medium:
+                unsupported[name] = f'volume "{name}": emptyDir medium {medium} not supported'
+            else:
+                paths[name] = posixpath.join(pod_dir, "volumes", EMPTY_DIR, name)
+        else:
+            kinds = [k for k in vol if k != "name"]
+            unsupported[name] = f'volume "{name}": type {",".join(kinds) or "?"} not supported'
+    return paths, unsupported
+
+
+def sub_path(base: str, sub: str) -> str:
+    """*base* joined with a volumeMount's subPath; raises ContainerConfigError when the
+    subPath is absolute or leaves the volume."""
+    if sub.startswith("/"):
+        raise ContainerConfigError(f"subPath {sub!r} must be a relative path")
+    norm = posixpath.normpath(sub)
+    if norm == ".." or norm.startswith("../"):
+        raise ContainerConfigError(f"subPath {sub!r} must not contain '..'")
+    return base if norm == "." else posixpath.join(base, norm)
+
+
+def _covered(destination: str, taken: set[str]) -> bool:
+    return posixpath.normpath(destination) in taken
+
+
+def container_mounts(container: Obj, *, volumes: Mapping[str, str],
+                     unsupported: Mapping[str, str] | None = None, etc_hosts: str | None,
+                     etc_hostname: str | None, resolv_conf: str | None,
+                     termination_log: str | None) -> list[Obj]:
+    """The OCI mounts of *container* (see the module docstring); a None file is not
+    mounted. Raises ContainerConfigError for an unknown or unsupported volume."""
+    unsupported = unsupported or {}
+    mounts: list[Obj] = []
+    for vm in container.get("volumeMounts") or []:
+        name = vm["name"]
+        if name in unsupported:
+            raise ContainerConfigError(unsupported[name])
+        if name not in volumes:
+            raise ContainerConfigError(f'volume "{name}" not found in the pod spec')
+        source = volumes[name]
+        if vm.get("subPath"):
+            source = sub_path(source, vm["subPath"])
+        mounts.append(bind_mount(source, vm["mountPath"], read_only=bool(vm.get("readOnly"))))
+    taken = {posixpath.normpath(m["destination"]) for m in mounts}
+    managed = [(etc_hosts, "/etc/hosts"), (etc_hostname, "/etc/hostname"),
+               (resolv_conf, "/etc/resolv.conf"),
+               (termination_log, container.get("terminationMessagePath")
+                or DEFAULT_TERMINATION_MESSAGE_PATH)]
+    for source_file, destination in managed:
+        if source_file is not None and not _covered(destination, taken):
+            mounts.append(bind_mount(source_file, destination))
+    return mounts

@@ -1,0 +1,458 @@
+"""Running one pod with real containers: ``PodRuntime.start_pod`` / ``stop_pod``. I/O.
+
+``start_pod(pod)`` does what the kubelet's pod worker and a CRI runtime do together, in order:
+
+1. pins a network namespace (``NetNSManager``) and attaches it to the node network with CNI
+   (``PodNetwork.setup``), unless the pod uses the host network;
+2. writes ``etc-hosts``, ``etc-hostname`` and ``resolv.conf`` into the pod directory
+   (``files``) and creates the emptyDir volume directories;
+3. starts the sandbox (infra) container, which joins the pinned network namespace and creates
+   the IPC, UTS (and PID) namespaces the containers then join;
+4. runs the init containers one after the other, each to completion; a failed one stops the
+   sequence (restarting it is the restart-policy loop's job, not done here);
+5. starts the app containers and returns once they run.
+
+Every container gets an overlayfs rootfs over its image's layers (``snapshot``), a bundle with
+the generated ``config.json`` (``runtime.spec.container_spec``), and its stdout and stderr
+appended to ``<data_dir>/logs/<namespace>_<name>_<uid>/<container>/<restartCount>.log`` (the
+kubelet's /var/log/pods layout; plain text, not yet the CRI log format). A task per container
+waits for its exit (``ExitWatcher``), reads the OOM counter before ``runc delete`` removes the
+cgroup, reads the termination message, and then unmounts and removes the bundle: an exited
+container leaves only its record and its log.
+
+``stop_pod(uid, grace)`` SIGTERMs the running containers, SIGKILLs them after *grace*
+seconds, then stops the sandbox, tears the network down, unpins the namespace, unmounts every
+rootfs, removes the bundles and the pod's cgroups. The pod directory (logs, volumes) stays
+until ``remove_pod``. Both are safe to call on a half-started pod; a stop during a start makes
+the start stop at the next step.
+
+On disk, under ``data_dir``::
+
+    pause/                         the shared sandbox rootfs (busybox-static)
+    pods/<uid>/pod.json            the pod as started
+    pods/<uid>/etc-hosts, etc-hostname, resolv.conf
+    pods/<uid>/volumes/kubernetes.io~empty-dir/<name>/
+    pods/<uid>/sandbox/            the sandbox bundle
+    pods/<uid>/containers/<id>/    a container bundle: config.json, rootfs/ (the overlay
+                                   mount), upper/, work/, termination-log
+    logs/<namespace>_<name>_<uid>/<container>/<n>.log
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from kubepy.kubelet.images.pull import PullAction, default_pull_policy, never_pull_message, \
+    pull_action
+from kubepy.kubelet.images.store import Image, ImageStore
+from kubepy.kubelet.network import NetNSManager, PodNetwork, port_mappings, sandbox_netns_name
+from kubepy.kubelet.pods import files, snapshot
+from kubepy.kubelet.pods.mounts import container_mounts, volume_dirs
+from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, container_statuses, \
+    initialized, pod_phase, rfc3339
+from kubepy.kubelet.runtime import cgroups
+from kubepy.kubelet.runtime.bundle import remove_bundle, write_bundle
+from kubepy.kubelet.runtime.env import ContainerConfigError
+from kubepy.kubelet.runtime.runc import ExitWatcher, Runc, RuncError, oom_score_adj_floor, stop
+from kubepy.kubelet.runtime.sandbox import BUSYBOX, Sandbox, prepare_pause_rootfs
+from kubepy.kubelet.runtime.spec import container_spec, sandbox_spec
+
+Obj = dict[str, Any]
+Puller = Callable[[str], Awaitable[Image]]
+
+TERMINATION_MESSAGE_LIMIT = 4096
+EXIT_WAIT = 15.0
+
+
+class PodStartError(Exception):
+    """The pod's sandbox or network could not be set up (the pod was cleaned up again)."""
+
+
+def image_config_for_spec(config: Obj) -> Obj:
+    """The image store's parsed config in the Docker field names ``container_spec`` reads."""
+    return {"Entrypoint": config.get("entrypoint") or None, "Cmd": config.get("cmd") or None,
+            "Env": config.get("env") or [], "WorkingDir": config.get("working_dir") or "",
+            "User": config.get("user") or ""}
+
+
+@dataclass
+class _Instance:
+    """A created container: what is needed to stop it and clean it up."""
+
+    container_id: str
+    pid: int
+    bundle: str
+    cgroups_path: str
+    exited: "asyncio.Task[None]"
+
+
+@dataclass
+class PodState:
+    pod: Obj
+    pod_dir: str
+    started_at: float
+    netns_path: str | None = None
+    pod_ips: list[str] = field(default_factory=list)
+    host_ip: str = ""
+    sandbox: Sandbox | None = None
+    sandbox_exit: "asyncio.Task[int | None] | None" = None
+    init_containers: dict[str, ContainerRecord] = field(default_factory=dict)
+    containers: dict[str, ContainerRecord] = field(default_factory=dict)
+    instances: dict[str, _Instance] = field(default_factory=dict)
+    stopping: bool = False
+
+    @property
+    def uid(self) -> str:
+        return str(self.pod["metadata"]["uid"])
+
+    @property
+    def phase(self) -> str:
+        return pod_phase(self.pod, self.init_containers, self.containers)
+
+    def status(self) -> Obj:
+        """The kubelet-owned part of ``status`` (no conditions yet)."""
+        spec = self.pod.get("spec") or {}
+        out: Obj = {"phase": self.phase, "startTime": rfc3339(self.started_at)}
+        if self.host_ip:
+            out["hostIP"], out["hostIPs"] = self.host_ip, [{"ip": self.host_ip}]
+        if self.pod_ips:
+            out["podIP"], out["podIPs"] = self.pod_ips[0], [{"ip": ip} for ip in self.pod_ips]
+        initializing = not initialized(self.pod, self.init_containers)
+        if spec.get("initContainers"):
+            out["initContainerStatuses"] = container_statuses(
+                spec["initContainers"], self.init_containers, init=True,
+                initializing=initializing)
+        out["containerStatuses"] = container_statuses(
+            spec.get("containers") or [], self.containers, initializing=initializing)
+        return out
+
+
+class PodRuntime:
+    """Runs pods on this node with runc, the image store and CNI (see the module docstring).
+    Create one per process; it makes the process a child subreaper (``ExitWatcher``)."""
+
+    def __init__(self, data_dir: str, images: ImageStore, runc: Runc,
+                 network: PodNetwork | None, *, netns: NetNSManager | None = None,
+                 watcher: ExitWatcher | None = None, cgroup_parent: str = "kubepy",
+                 cluster_dns: list[str] | None = None, cluster_domain: str = "cluster.local",
+                 host_ip: str = "", host_resolv_conf: str = "/etc/resolv.conf",
+                 host_hosts: str = "/etc/hosts", busybox: str = BUSYBOX,
+                 pull: Puller | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.data_dir = os.path.abspath(data_dir)
+        self.images, self.runc, self.network = images, runc, network
+        self.netns = netns or NetNSManager()
+        self.watcher = watcher or ExitWatcher()
+        self.cgroup_parent = cgroup_parent.strip("/")
+        self.cluster_dns = list(cluster_dns or [])
+        self.cluster_domain = cluster_domain
+        self.host_ip = host_ip
+        self.host_resolv_conf, self.host_hosts = host_resolv_conf, host_hosts
+        self.busybox = busybox
+        self.pull = pull
+        self.clock = clock
+        self.pods: dict[str, PodState] = {}
+        self._oom_floor = oom_score_adj_floor()
+        self._pause_rootfs: str | None = None
+
+    # paths ------------------------------------------------------------------------------
+    def pod_dir(self, uid: str) -> str:
+        return os.path.join(self.data_dir, "pods", uid)
+
+    def pod_log_dir(self, pod: Obj) -> str:
+        meta = pod["metadata"]
+        return os.path.join(self.data_dir, "logs",
+                            f"{meta.get('namespace', 'default')}_{meta['name']}_{meta['uid']}")
+
+    def log_path(self, pod: Obj, container_name: str, restart_count: int = 0) -> str:
+        return os.path.join(self.pod_log_dir(pod), container_name, f"{restart_count}.log")
+
+    def _pod_cgroup(self, uid: str) -> str:
+        return f"/{self.cgroup_parent}/pod{uid}"
+
+    # start ------------------------------------------------------------------------------
+    async def start_pod(self, pod: Obj) -> PodState:
+        """Start *pod* (see the module docstring); returns its state once the app containers
+        run, or earlier when an init container failed. A pod already known is returned as
+        is. Raises PodStartError when the network or the sandbox cannot be set up."""
+        uid = pod["metadata"]["uid"]
+        if uid in self.pods:
+            return self.pods[uid]
+        state = PodState(pod=pod, pod_dir=self.pod_dir(uid), started_at=self.clock(),
+                         host_ip=self.host_ip)
+        self.pods[uid] = state
+        try:
+            await self._start_sandbox(state)
+        except Exception as e:
+            await self.stop_pod(uid, 0)
+            raise PodStartError(f"pod {pod['metadata']['name']}: {e}") from e
+        spec = pod.get("spec") or {}
+        for c in spec.get("initContainers") or []:
+            if state.stopping:
+                return state
+            inst = await self._start_container(state, c, init=True)
+            if inst is None:
+                return state
+            await inst.exited
+            if state.init_containers[c["name"]].exit_code != 0:
+                return state
+        for c in spec.get("containers") or []:
+            if state.stopping:
+                return state
+            await self._start_container(state, c, init=False)
+        return state
+
+    async def _start_sandbox(self, state: PodState) -> None:
+        pod, uid = state.pod, state.uid
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        os.makedirs(state.pod_dir, exist_ok=True)
+        with open(os.path.join(state.pod_dir, "pod.json"), "w") as f:
+            json.dump(pod, f)
+        if not spec.get("hostNetwork"):
+            if self.network is None:
+                raise PodStartError("no pod network configured")
+            state.netns_path = await self.netns.create(sandbox_netns_name(uid))
+            ips = await self.network.setup(uid, meta.get("namespace", "default"), meta["name"],
+                                           state.netns_path, port_mappings(pod))
+            state.pod_ips = list(ips.ips)
+        elif self.host_ip:
+            state.pod_ips = [self.host_ip]
+        self._write_pod_files(state)
+        if self._pause_rootfs is None:
+            self._pause_rootfs = prepare_pause_rootfs(os.path.join(self.data_dir, "pause"),
+                                                      busybox=self.busybox)
+        sandbox_id = secrets.token_hex(32)
+        bundle = os.path.join(state.pod_dir, "sandbox")
+        sb_spec = sandbox_spec(pod, sandbox_id=sandbox_id, rootfs=self._pause_rootfs,
+                               cgroup_parent=self.cgroup_parent,
+                               oom_score_adj_floor=self._oom_floor)
+        if state.netns_path:
+            for ns in sb_spec["linux"]["namespaces"]:
+                if ns["type"] == "network":
+                    ns["path"] = state.netns_path
+        write_bundle(bundle, sb_spec)
+        log = os.path.join(bundle, "sandbox.log")
+        pid = await self.runc.create(sandbox_id, bundle, stdout_path=log, stderr_path=log)
+        state.sandbox = Sandbox(sandbox_id, pid, bundle, sb_spec["linux"]["cgroupsPath"])
+        state.sandbox_exit = asyncio.ensure_future(self.watcher.wait(pid))
+        await self.runc.start(sandbox_id)
+
+    def _read_host_file(self, path: str) -> str:
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def _write_pod_files(self, state: PodState) -> None:
+        pod = state.pod
+        contents = {
+            "etc-hosts": files.hosts_file(pod, state.pod_ips, cluster_domain=self.cluster_domain,
+                                          host_hosts=self._read_host_file(self.host_hosts)),
+            "etc-hostname": files.hostname_file(pod),
+            "resolv.conf": files.resolv_conf(files.pod_dns(
+                pod, cluster_dns=self.cluster_dns, cluster_domain=self.cluster_domain,
+                host_resolv=self._read_host_file(self.host_resolv_conf))),
+        }
+        for name, text in contents.items():
+            with open(os.path.join(state.pod_dir, name), "w") as f:
+                f.write(text)
+        paths, _ = volume_dirs(pod, state.pod_dir)
+        for path in paths.values():
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, 0o777)
+
+    async def _image(self, container: Obj) -> Image:
+        ref = container.get("image") or ""
+        image = self.images.get(ref)
+        policy = container.get("imagePullPolicy") or default_pull_policy(ref)
+        action = pull_action(policy, present=image is not None)
+        if action is PullAction.NEVER_PULL_ERROR:
+            raise _Waiting("ErrImageNeverPull", never_pull_message(ref))
+        if action is PullAction.PULL and (image is None or self.pull is not None):
+            if self.pull is None:
+                raise _Waiting("ErrImagePull", f'image "{ref}" is not present and this '
+                                               f'node cannot pull')
+            try:
+                image = await self.pull(ref)
+            except Exception as e:
+                raise _Waiting("ErrImagePull", f'failed to pull image "{ref}": {e}') from e
+        assert image is not None
+        return image
+
+    async def _start_container(self, state: PodState, container: Obj, *,
+                               init: bool) -> _Instance | None:
+        """Create and start one container; None (and a waiting record) when it cannot be."""
+        records = state.init_containers if init else state.containers
+        name = container["name"]
+        previous = records.get(name)
+        restart_count = previous.restart_count + 1 if previous else 0
+        record = ContainerRecord(name=name, image=container.get("image", ""),
+                                 restart_count=restart_count)
+        records[name] = record
+        container_id = secrets.token_hex(32)
+        bundle = os.path.join(state.pod_dir, "containers", container_id)
+        try:
+            image = await self._image(container)
+            record.image = image["repo_tags"][0] if image["repo_tags"] else record.image
+            record.image_id = image["repo_digests"][0] if image["repo_digests"] else image["id"]
+            pid, cgroups_path = await self._create(state, container, image, container_id,
+                                                   bundle, restart_count)
+        except _Waiting as w:
+            record.reason, record.message = w.reason, w.message
+            self._discard_bundle(bundle)
+            return None
+        except ContainerConfigError as e:
+            record.reason, record.message = "CreateContainerConfigError", str(e)
+            self._discard_bundle(bundle)
+            return None
+        except (RuncError, OSError) as e:
+            record.reason, record.message = "CreateContainerError", str(e)
+            await self._delete_quietly(container_id)
+            self._discard_bundle(bundle)
+            return None
+        record.container_id = container_id
+        inst = _Instance(container_id, pid, bundle, cgroups_path, asyncio.ensure_future(
+            self._watch(record, container_id, pid, bundle, cgroups_path)))
+        state.instances[container_id] = inst
+        record.started_at = self.clock()
+        try:
+            await self.runc.start(container_id)
+        except RuncError as e:
+            record.reason, record.message = "RunContainerError", str(e)
+            await stop(self.runc, container_id, inst.pid, grace=0)
+            await inst.exited
+            record.phase = ContainerPhase.WAITING  # never ran: waiting, not terminated
+            return None
+        if record.phase is ContainerPhase.WAITING:  # it may have exited already
+            record.phase = ContainerPhase.RUNNING
+        return inst
+
+    async def _create(self, state: PodState, container: Obj, image: Image, container_id: str,
+                      bundle: str, restart_count: int) -> tuple[int, str]:
+        """Mount the rootfs, write the bundle and ``runc create``; (init pid, cgroups path)."""
+        pod = state.pod
+        assert state.sandbox is not None
+        volumes, unsupported = volume_dirs(pod, state.pod_dir)
+        termination_log = os.path.join(bundle, "termination-log")
+        mounts = container_mounts(
+            container, volumes=volumes, unsupported=unsupported,
+            etc_hosts=os.path.join(state.pod_dir, "etc-hosts"),
+            etc_hostname=os.path.join(state.pod_dir, "etc-hostname"),
+            resolv_conf=os.path.join(state.pod_dir, "resolv.conf"),
+            termination_log=termination_log)
+        os.makedirs(bundle)
+        for m in mounts:
+            if m["source"].startswith(os.path.join(state.pod_dir, "volumes") + "/"):
+                os.makedirs(m["source"], exist_ok=True)
+        open(termination_log, "w").close()
+        rootfs = snapshot.mount_rootfs(bundle, [str(self.images.layer_dir(c))
+                                                for c in image["layers"]])
+        spec = container_spec(
+            pod, container, container_id=container_id, sandbox_id=state.sandbox.id,
+            sandbox_pid=state.sandbox.pid, image_config=image_config_for_spec(image["config"]),
+            mounts=mounts, rootfs=rootfs, cgroup_parent=self.cgroup_parent,
+            passwd=_rootfs_file(rootfs, "etc/passwd"), group=_rootfs_file(rootfs, "etc/group"),
+            oom_score_adj_floor=self._oom_floor)
+        write_bundle(bundle, spec)
+        log = self.log_path(pod, container["name"], restart_count)
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        pid = await self.runc.create(container_id, bundle, stdout_path=log, stderr_path=log)
+        return pid, spec["linux"]["cgroupsPath"]
+
+    async def _watch(self, record: ContainerRecord, container_id: str, pid: int, bundle: str,
+                     cgroups_path: str) -> None:
+        """Wait for the container's exit, record it, and free what it held."""
+        code = await self.watcher.wait(pid)
+        record.exit_code = code
+        record.oom_killed = cgroups.oom_kill_count(cgroups_path) > 0
+        record.finished_at = self.clock()
+        record.started_at = record.started_at or record.finished_at
+        try:
+            with open(os.path.join(bundle, "termination-log"), errors="replace") as f:
+                record.message = f.read(TERMINATION_MESSAGE_LIMIT)
+        except OSError:
+            pass
+        record.phase = ContainerPhase.EXITED
+        await self._delete_quietly(container_id)
+        self._discard_bundle(bundle)
+
+    # stop -------------------------------------------------------------------------------
+    async def stop_pod(self, uid: str, grace: float) -> None:
+        """Stop and clean up the pod (see the module docstring). Unknown uids are a no-op."""
+        state = self.pods.get(uid)
+        if state is None:
+            return
+        state.stopping = True
+        running = [i for i in state.instances.values() if not i.exited.done()]
+        await asyncio.gather(*(stop(self.runc, i.container_id, i.pid, grace=grace)
+                               for i in running))
+        if state.instances:
+            await asyncio.wait([i.exited for i in state.instances.values()], timeout=EXIT_WAIT)
+        if state.sandbox is not None:
+            await stop(self.runc, state.sandbox.id, state.sandbox.pid, grace=0)
+            if state.sandbox_exit is not None:
+                await asyncio.wait([state.sandbox_exit], timeout=EXIT_WAIT)
+            await self._delete_quietly(state.sandbox.id)
+        if state.netns_path is not None and self.network is not None:
+            meta = state.pod["metadata"]
+            await self.network.teardown(uid, meta.get("namespace", "default"), meta["name"],
+                                        state.netns_path)
+        await self.netns.delete(sandbox_netns_name(uid))
+        for inst in state.instances.values():
+            self._discard_bundle(inst.bundle)
+        self._discard_bundle(os.path.join(state.pod_dir, "sandbox"))
+        left = cgroups.remove_cgroup(self._pod_cgroup(uid))
+        del self.pods[uid]
+        if left:
+            raise OSError(f"pod {uid}: cgroups still busy: {', '.join(left)}")
+
+    def remove_pod(self, pod: Obj) -> None:
+        """Remove a stopped pod's directory (volumes) and its logs."""
+        uid = pod["metadata"]["uid"]
+        if uid in self.pods:
+            raise RuntimeError(f"pod {uid} is still running")
+        shutil.rmtree(self.pod_dir(uid), ignore_errors=True)
+        shutil.rmtree(self.pod_log_dir(pod), ignore_errors=True)
+
+    async def wait_containers(self, uid: str, timeout: float | None = None) -> bool:
+        """Wait until every container of the pod has exited; False on timeout."""
+        state = self.pods[uid]
+        tasks = [i.exited for i in state.instances.values()]
+        if not tasks:
+            return True
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        return not pending
+
+    async def _delete_quietly(self, container_id: str) -> None:
+        try:
+            await self.runc.delete(container_id, force=True)
+        except RuncError:
+            pass
+
+    @staticmethod
+    def _discard_bundle(bundle: str) -> None:
+        snapshot.unmount(os.path.join(bundle, "rootfs"))
+        remove_bundle(bundle)
+
+
+class _Waiting(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def _rootfs_file(rootfs: str, rel: str) -> str:
+    """A small file of the image (passwd, group); "" when absent or a symlink (which could
+    point outside the rootfs)."""
+    path = os.path.join(rootfs, rel)
+    if os.path.islink(path) or not os.path.isfile(path):
+        return ""
+    with open(path, errors="replace") as f:
+        return f.read(1 << 20)

@@ -1,0 +1,342 @@
+"""PodRuntime against real runc, overlayfs and the CNI plugins (root): a pod with an init
+container and a shared emptyDir, two containers talking over localhost, a running pod stopped
+with a grace period, a failing init container; after ``stop_pod`` no runc container, mount,
+network namespace, veth, cgroup or iptables rule is left.
+
+The image is built here from busybox-static as an OCI layout and imported into a temp image
+store. The pod network is a private test podCIDR (10.244.214.0/24) on its own bridge. Needs
+root, runc, busybox-static, containernetworking-plugins, iptables, iproute2; fails, not skips,
+when they are missing. The fixture removes everything it made, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gzip
+import hashlib
+import io
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from kubepy.kubelet.images.archive import import_archive
+from kubepy.kubelet.images.store import ImageStore
+from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
+from kubepy.kubelet.pods.worker import PodRuntime
+from kubepy.kubelet.runtime import cgroups
+from kubepy.kubelet.runtime.runc import ExitWatcher, Runc, RuncError, stop
+
+Obj = dict[str, Any]
+
+CNI_BIN = "/usr/lib/cni"
+POD_CIDR = "10.244.214.0/24"
+BRIDGE = "kpye2e1"
+NETWORK = "kubepy-e2e-pods"
+BUSYBOX = Path("/bin/busybox")
+IMAGE = "docker.io/library/busybox:e2e"
+CLUSTER_DNS = "10.43.0.10"
+
+
+def _require() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("pod e2e tests need root")
+    for plugin in ("bridge", "host-local", "portmap", "loopback"):
+        if not os.access(f"{CNI_BIN}/{plugin}", os.X_OK):
+            pytest.fail(f"{CNI_BIN}/{plugin} missing: install containernetworking-plugins")
+    for tool in ("runc", "ip", "iptables", "iptables-save", "unshare"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} missing (runc, iproute2, iptables, util-linux)")
+    if not BUSYBOX.exists():
+        pytest.fail("busybox-static is not installed")
+
+
+def _sh(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=20).stdout
+
+
+def _nat_state() -> set[str]:
+    out = _sh("iptables-save", "-t", "nat").splitlines()
+    return {line.split(" [")[0] for line in out if line.startswith("-A ")
+            or (line.startswith(":") and " - [" in line)}
+
+
+def _links() -> set[str]:
+    return {line.split(":")[1].strip().split("@")[0]
+            for line in _sh("ip", "-o", "link", "show").splitlines()}
+
+
+def _mounts_under(path: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == path or p.startswith(path + "/")]
+
+
+def _tar_entry(tar: tarfile.TarFile, name: str, kind: str, data: bytes | str = b"",
+               mode: int = 0o755) -> None:
+    info = tarfile.TarInfo(name)
+    info.mtime, info.mode = 1_700_000_000, mode
+    if kind == "d":
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+    elif kind == "l":
+        info.type, info.linkname = tarfile.SYMTYPE, str(data)
+        tar.addfile(info)
+    else:
+        payload = data if isinstance(data, bytes) else data.encode()
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+
+
+def build_busybox_image(layout: Path) -> None:
+    """An OCI layout holding one image: busybox-static with every applet linked in /bin."""
+    applets = _sh(str(BUSYBOX), "--list").split()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in ("bin", "etc", "tmp", "root"):
+            _tar_entry(tar, d, "d", mode=0o1777 if d == "tmp" else 0o755)
+        _tar_entry(tar, "bin/busybox", "f", BUSYBOX.read_bytes())
+        for a in applets:
+            if a != "busybox":
+                _tar_entry(tar, f"bin/{a}", "l", "busybox", 0o777)
+        _tar_entry(tar, "etc/passwd", "f", "root:x:0:0:root:/root:/bin/sh\n"
+                   "nobody:x:65534:65534:nobody:/:/bin/sh\n", 0o644)
+        _tar_entry(tar, "etc/group", "f", "root:x:0:\nnogroup:x:65534:\n", 0o644)
+    raw = buf.getvalue()
+    (layout / "blobs/sha256").mkdir(parents=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+
+    def blob(data: bytes) -> Obj:
+        digest = hashlib.sha256(data).hexdigest()
+        (layout / "blobs/sha256" / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}}
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           **blob(json.dumps(config).encode())},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            **blob(gzip.compress(raw))}]}
+    index = {"schemaVersion": 2, "manifests": [
+        {"mediaType": manifest["mediaType"], **blob(json.dumps(manifest).encode()),
+         "annotations": {"io.containerd.image.name": IMAGE}}]}
+    (layout / "index.json").write_text(json.dumps(index))
+
+
+class Env:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.store = ImageStore(tmp / "images")
+        build_busybox_image(tmp / "layout")
+        import_archive(self.store, tmp / "layout")
+        self.runc = Runc(str(tmp / "runc"))
+        self.netns = NetNSManager(tmp / "netns")
+        self.conf = build_conflist(pod_cidr=POD_CIDR, ipam_data_dir=str(tmp / "ipam"),
+                                   name=NETWORK, bridge=BRIDGE)
+        self.network = PodNetwork(CNI_BIN, self.conf, tmp / "cni")
+        self.cgroup_parent = f"kubepy-test-{uuid.uuid4().hex[:12]}"
+        self.rt = PodRuntime(str(tmp / "data"), self.store, self.runc, self.network,
+                             netns=self.netns, watcher=ExitWatcher(),
+                             cgroup_parent=self.cgroup_parent, cluster_dns=[CLUSTER_DNS],
+                             host_ip="192.0.2.10")
+
+    def assert_clean(self, links_before: set[str], nat_before: set[str]) -> None:
+        """What stop_pod must leave: no container, mount, namespace, veth, cgroup, rule."""
+        assert asyncio.run(self.runc.list()) == []
+        assert _mounts_under(str(self.tmp)) == []
+        assert self.netns.names() == []
+        assert _links() - {BRIDGE} == links_before, "veths left behind"
+        assert _nat_state() == nat_before, "iptables nat rules left behind"
+        pod_cgroups = [os.path.join(p, d) for p in cgroups.existing(self.cgroup_parent)
+                       for d in os.listdir(p) if os.path.isdir(os.path.join(p, d))]
+        assert pod_cgroups == [], "pod cgroups left behind"
+        assert not any((self.tmp / "ipam").glob("*/*.*.*.*")), "host-local leases left"
+
+
+def _umount_detach(path: str) -> None:
+    ctypes.CDLL(None, use_errno=True).umount2(path.encode(), 2)
+
+
+async def _safety_net(e: Env) -> list[str]:
+    problems: list[str] = []
+    for state in await e.runc.list():
+        await stop(e.runc, state.id, state.pid, grace=0)
+        try:
+            await e.runc.delete(state.id, force=True)
+        except RuncError as err:
+            problems.append(str(err))
+    for point in reversed(_mounts_under(str(e.tmp))):
+        _umount_detach(point)
+    problems += await e.network.cleanup_all(e.netns)
+    problems += cgroups.remove_cgroup(e.cgroup_parent)
+    return problems
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[Env, set[str], set[str]]]:
+    _require()
+    nat_before, links_before = _nat_state(), _links()
+    ip_forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    e = Env(tmp_path)
+    try:
+        yield e, links_before, nat_before
+    finally:
+        problems = asyncio.run(_safety_net(e))
+        assert problems == []
+        assert _nat_state() == nat_before
+        assert _links() == links_before
+        assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == ip_forward_before
+        assert cgroups.existing(e.cgroup_parent) == []
+        assert _mounts_under(str(tmp_path)) == []
+
+
+def _pod(name: str, spec: Obj) -> Obj:
+    return {"metadata": {"name": name, "namespace": "default", "uid": str(uuid.uuid4())},
+            "spec": {"restartPolicy": "Never", **spec}}
+
+
+def _sh_container(name: str, script: str, **extra: Any) -> Obj:
+    return {"name": name, "image": IMAGE, "command": ["sh", "-c", script], **extra}
+
+
+def _state(status: Obj) -> Obj:
+    return {s["name"]: s["state"] for s in status.get("initContainerStatuses", [])
+            + status["containerStatuses"]}
+
+
+def test_init_container_shared_dir_logs_and_cleanup(env: tuple[Env, set[str], set[str]]) -> None:
+    e, links_before, nat_before = env
+    mount = [{"name": "work", "mountPath": "/work"}]
+    pod = _pod("init-demo", {
+        "volumes": [{"name": "work", "emptyDir": {}}],
+        "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["foo.remote", "bar.remote"]}],
+        "initContainers": [_sh_container("init", "echo from-init > /work/msg",
+                                         volumeMounts=mount)],
+        "containers": [_sh_container(
+            "app", "cat /work/msg; ip -o -4 addr show dev eth0; hostname; "
+                   "cat /etc/hosts /etc/resolv.conf", volumeMounts=mount)]})
+    uid = pod["metadata"]["uid"]
+
+    async def main() -> tuple[Obj, str, list[str]]:
+        state = await e.rt.start_pod(pod)
+        try:
+            assert await e.rt.wait_containers(uid, 20)
+            status = state.status()
+            log = Path(e.rt.log_path(pod, "app")).read_text()
+            return status, log, list(state.pod_ips)
+        finally:
+            await e.rt.stop_pod(uid, 5)
+
+    status, log, pod_ips = asyncio.run(main())
+    assert status["phase"] == "Succeeded", json.dumps(status)
+    states = _state(status)
+    for name in ("init", "app"):
+        term = states[name]["terminated"]
+        assert (term["exitCode"], term["reason"]) == (0, "Completed"), name
+        assert term["startedAt"] <= term["finishedAt"]
+    assert [s["ready"] for s in status["initContainerStatuses"]] == [True]
+    assert status["containerStatuses"][0]["containerID"].startswith("runc://")
+    assert status["containerStatuses"][0]["image"] == IMAGE
+    assert status["containerStatuses"][0]["imageID"].startswith("docker.io/library/busybox@sha256:")
+    assert len(pod_ips) == 1 and ipaddress.ip_address(pod_ips[0]) in ipaddress.ip_network(POD_CIDR)
+    assert status["podIP"] == pod_ips[0]
+    lines = log.splitlines()
+    assert lines[0] == "from-init"
+    assert f"inet {pod_ips[0]}/24" in lines[1]
+    assert lines[2] == "init-demo"
+    assert f"{pod_ips[0]}\tinit-demo" in lines
+    assert "10.1.2.3\tfoo.remote\tbar.remote" in lines
+    assert f"nameserver {CLUSTER_DNS}" in lines
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local" in log
+    e.assert_clean(links_before, nat_before)
+    assert Path(e.rt.log_path(pod, "app")).exists()  # logs outlive stop_pod
+    e.rt.remove_pod(pod)
+    assert not Path(e.rt.pod_dir(uid)).exists() and not Path(e.rt.pod_log_dir(pod)).exists()
+
+
+def test_containers_talk_over_localhost(env: tuple[Env, set[str], set[str]]) -> None:
+    e, links_before, nat_before = env
+    pod = _pod("pair", {"containers": [
+        _sh_container("server", "echo hello-over-localhost | nc -l -p 9000"),
+        _sh_container("client", "for i in $(seq 100); do nc 127.0.0.1 9000 </dev/null && "
+                                "exit 0; sleep 0.1; done; exit 1")]})
+    uid = pod["metadata"]["uid"]
+
+    async def main() -> tuple[Obj, str]:
+        state = await e.rt.start_pod(pod)
+        try:
+            assert await e.rt.wait_containers(uid, 20)
+            return state.status(), Path(e.rt.log_path(pod, "client")).read_text()
+        finally:
+            await e.rt.stop_pod(uid, 5)
+
+    status, client_log = asyncio.run(main())
+    assert "hello-over-localhost" in client_log
+    assert status["phase"] == "Succeeded"
+    assert {n: s["terminated"]["exitCode"] for n, s in _state(status).items()} == \
+        {"server": 0, "client": 0}
+    e.assert_clean(links_before, nat_before)
+
+
+def test_running_pod_stopped_with_grace(env: tuple[Env, set[str], set[str]]) -> None:
+    e, links_before, nat_before = env
+    pod = _pod("sleeper", {"containers": [
+        _sh_container("term-ok", "trap 'exit 0' TERM; sleep 3600 & wait"),
+        _sh_container("stubborn", "trap '' TERM; sleep 3600 & wait; sleep 3600")]})
+    uid = pod["metadata"]["uid"]
+
+    async def main() -> tuple[Obj, Obj, float]:
+        state = await e.rt.start_pod(pod)
+        try:
+            running = state.status()
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+        finally:
+            await e.rt.stop_pod(uid, 1.0)
+        return running, state.status(), loop.time() - t0
+
+    running, stopped, elapsed = asyncio.run(main())
+    assert running["phase"] == "Running"
+    assert all("running" in s for s in _state(running).values())
+    assert [s["ready"] and s["started"] for s in running["containerStatuses"]] == [True, True]
+    states = _state(stopped)
+    assert states["term-ok"]["terminated"]["exitCode"] == 0
+    assert (states["stubborn"]["terminated"]["exitCode"],
+            states["stubborn"]["terminated"]["reason"]) == (137, "Error")
+    assert 1.0 <= elapsed < 5.0
+    e.assert_clean(links_before, nat_before)
+
+
+def test_failed_init_container_fails_the_pod(env: tuple[Env, set[str], set[str]]) -> None:
+    e, links_before, nat_before = env
+    pod = _pod("bad-init", {
+        "initContainers": [_sh_container("init", "echo no >&2; exit 3")],
+        "containers": [_sh_container("app", "echo never")]})
+    uid = pod["metadata"]["uid"]
+
+    async def main() -> Obj:
+        state = await e.rt.start_pod(pod)
+        try:
+            return state.status()
+        finally:
+            await e.rt.stop_pod(uid, 0)
+
+    status = asyncio.run(main())
+    assert status["phase"] == "Failed", json.dumps(status)
+    states = _state(status)
+    assert (states["init"]["terminated"]["exitCode"],
+            states["init"]["terminated"]["reason"]) == (3, "Error")
+    assert states["app"] == {"waiting": {"reason": "PodInitializing"}}
+    assert Path(e.rt.log_path(pod, "init")).read_text() == "no\n"
+    assert not Path(e.rt.log_path(pod, "app")).exists()
+    e.assert_clean(links_before, nat_before)
