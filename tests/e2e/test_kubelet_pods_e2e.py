@@ -340,3 +340,37 @@ def test_failed_init_container_fails_the_pod(env: tuple[Env, set[str], set[str]]
     assert Path(e.rt.log_path(pod, "init")).read_text() == "no\n"
     assert not Path(e.rt.log_path(pod, "app")).exists()
     e.assert_clean(links_before, nat_before)
+
+
+def test_containers_that_cannot_be_created_wait_with_a_reason(
+        env: tuple[Env, set[str], set[str]]) -> None:
+    e, links_before, nat_before = env
+    pod = _pod("partial", {
+        "volumes": [{"name": "cfg", "configMap": {"name": "c"}}],
+        "containers": [
+            {"name": "missing", "image": "docker.io/library/nothere:1",
+             "imagePullPolicy": "Never"},
+            {"name": "pull", "image": "docker.io/library/nothere:2"},
+            _sh_container("noconf", "true", volumeMounts=[{"name": "cfg", "mountPath": "/c"}]),
+            _sh_container("ok", "sleep 3600")]})
+    uid = pod["metadata"]["uid"]
+
+    async def main() -> Obj:
+        state = await e.rt.start_pod(pod)
+        try:
+            return state.status()
+        finally:
+            await e.rt.stop_pod(uid, 0)
+
+    status = asyncio.run(main())
+    assert status["phase"] == "Pending"
+    states = _state(status)
+    assert states["missing"] == {"waiting": {
+        "reason": "ErrImageNeverPull",
+        "message": 'Container image "docker.io/library/nothere:1" is not present with pull '
+                   'policy of Never'}}
+    assert states["pull"]["waiting"]["reason"] == "ErrImagePull"
+    assert states["noconf"]["waiting"]["reason"] == "CreateContainerConfigError"
+    assert "configMap" in states["noconf"]["waiting"]["message"]
+    assert "running" in states["ok"]
+    e.assert_clean(links_before, nat_before)
