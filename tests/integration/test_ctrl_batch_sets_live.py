@@ -14,25 +14,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from types import ModuleType
 from typing import Any, AsyncIterator, Callable
 
 import pytest
 
 from kubepy import errors
 from kubepy.api.registry import Registry
-from kubepy.client.clock import REAL_CLOCK, FakeClock
-from kubepy.client.controller import Controller
-from kubepy.client.events import EVENTS, EventRecorder
-from kubepy.client.factory import SharedInformerFactory
-from kubepy.client.rest import ApiClient
+from kubepy.client.clock import FakeClock
 from kubepy.controllers import cronjob, daemonset, job, statefulset
-from kubepy.controllers.context import ControllerConfig, ControllerContext
-from tests.conftest import ServerProcess, start_server
+from tests.conftest import ServerProcess
+from tests.integration.ctrlharness import (Cluster, PodState, api_only_server, equals,
+                                           fake_clock, play_kubelet, run, running_controllers,
+                                           wait_for)
 
 REG = Registry()
-NS = REG.get("", "v1", "namespaces")
 PODS = REG.get("", "v1", "pods")
 NODES = REG.get("", "v1", "nodes")
 PVCS = REG.get("", "v1", "persistentvolumeclaims")
@@ -42,161 +40,26 @@ REVS = REG.get("apps", "v1", "controllerrevisions")
 JOBS = REG.get("batch", "v1", "jobs")
 CRONJOBS = REG.get("batch", "v1", "cronjobs")
 Obj = dict[str, Any]
-# pod name -> what the fake kubelet does once the pod is bound
-Behaviour = Callable[[Obj], "str | None"]  # "ready" | "succeed" | "fail" | None (leave Pending)
+# what the fake kubelet does with a pod once it is bound (None: leave it Pending)
+Behaviour = Callable[[Obj], "PodState | None"]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    srv = start_server(tmp_path_factory.mktemp("ctrl-batch-sets"),
-                       extra=["--disable-controller-manager", "--disable-scheduler"])
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def stamp() -> str:
-    return REAL_CLOCK.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+server = api_only_server("ctrl-batch-sets")
 
 
 @dataclass
-class Cluster:
-    client: ApiClient
-    namespace: str
-    clock: FakeClock
-    behaviour: Behaviour = lambda pod: "ready"  # noqa: E731
-    recorders: dict[str, EventRecorder] = field(default_factory=dict)
-
-    async def pods(self, *, live: bool = False) -> list[Obj]:
-        items = (await self.client.list(PODS, self.namespace))["items"]
-        if live:
-            items = [p for p in items if not p["metadata"].get("deletionTimestamp")]
-        return sorted(items, key=lambda p: p["metadata"]["name"])
-
-    async def events(self) -> list[Obj]:
-        for rec in self.recorders.values():
-            await rec.flush()
-        return (await self.client.list(EVENTS, self.namespace))["items"]
-
-    async def set_pod_state(self, pod: Obj, state: str, exit_code: int = 0) -> None:
-        now = stamp()
-        spec = pod.get("spec") or {}
-        if state == "ready":
-            conds = [{"type": t, "status": "True", "lastTransitionTime": now}
-                     for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")]
-            status = {"phase": "Running", "conditions": conds, "podIP": "10.42.0.9",
-                      "startTime": now, "containerStatuses": [
-                          {"name": c["name"], "image": c["image"], "imageID": "", "ready": True,
-                           "restartCount": 0, "started": True,
-                           "state": {"running": {"startedAt": now}}}
-                          for c in spec.get("containers", [])]}
-        else:
-            phase = "Succeeded" if state == "succeed" else "Failed"
-            conds = [{"type": "Ready", "status": "False", "lastTransitionTime": now,
-                      "reason": "PodCompleted"}]
-            status = {"phase": phase, "conditions": conds, "startTime": now,
-                      "containerStatuses": [
-                          {"name": c["name"], "image": c["image"], "imageID": "", "ready": False,
-                           "restartCount": 0, "started": False,
-                           "state": {"terminated": {"exitCode": exit_code,
-                                                    "reason": "Completed" if exit_code == 0
-                                                    else "Error",
-                                                    "startedAt": now, "finishedAt": now}}}
-                          for c in spec.get("containers", [])]}
-        await self.client.update_status(PODS, {**pod, "status": status})
-
-
-def _affinity_node(pod: Obj) -> str | None:
-    required = ((((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    for term in required.get("nodeSelectorTerms") or []:
-        for req in term.get("matchFields") or []:
-            if req.get("key") == "metadata.name":
-                return req["values"][0]
-    return None
-
-
-async def play_kubelet(cl: Cluster) -> None:
-    """Bind new pods, bring bound pods to the state ``cl.behaviour`` asks for, and finish
-    graceful deletions."""
-    handled: set[str] = set()
-    while True:
-        for pod in await cl.pods():
-            meta, spec = pod["metadata"], pod.get("spec") or {}
-            name = meta["name"]
-            try:
-                if meta.get("deletionTimestamp"):
-                    if not meta.get("finalizers"):
-                        await cl.client.delete(PODS, name, cl.namespace, grace_period_seconds=0)
-                elif not spec.get("nodeName"):
-                    await cl.client.create_subresource(PODS, name, "binding", {
-                        "apiVersion": "v1", "kind": "Binding",
-                        "metadata": {"name": name, "namespace": cl.namespace},
-                        "target": {"kind": "Node", "name": _affinity_node(pod) or "node-1"}},
-                        cl.namespace)
-                elif meta["uid"] not in handled:
-                    state = cl.behaviour(pod)
-                    if state is not None:
-                        await cl.set_pod_state(pod, state,
-                                               exit_code=0 if state != "fail" else 3)
-                        handled.add(meta["uid"])
-            except (errors.NotFound, errors.Conflict):
-                continue
-        await asyncio.sleep(0.03)
-
-
-async def drive_clock(clock: FakeClock) -> None:
-    """Fake time follows real time (so retries and requeues fire); tests may jump ahead."""
-    while True:
-        await asyncio.sleep(0.02)
-        clock.advance(0.02)
+class BatchCluster(Cluster):
+    clock: FakeClock  # tests jump ahead (Job back-off, CronJob schedules)
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(server: ServerProcess, modules: tuple[Any, ...],
-                          behaviour: Behaviour = lambda pod: "ready") -> AsyncIterator[Cluster]:
-    client = ApiClient.from_kubeconfig(server.kubeconfig)
-    namespace = f"bs-{uuid.uuid4().hex[:8]}"
-    await client.create(NS, {"metadata": {"name": namespace}})
-    clock = FakeClock(start=datetime.now(timezone.utc), monotonic=1000.0)
-    factory = SharedInformerFactory(client, namespace=namespace)
-    cl = Cluster(client, namespace, clock, behaviour)
-
-    def recorder_for(component: str) -> EventRecorder:
-        return cl.recorders.setdefault(component, EventRecorder(client, component))
-    ctx = ControllerContext(client, factory, clock, ControllerConfig(), recorder_for)
-    controllers: list[Controller] = [c for m in modules for c in m.new_controllers(ctx)]
-    factory.start()
-    tasks = [asyncio.ensure_future(c.run()) for c in controllers]
-    tasks += [asyncio.ensure_future(play_kubelet(cl)), asyncio.ensure_future(drive_clock(clock))]
-    try:
+async def running_cluster(server: ServerProcess, modules: tuple[ModuleType, ...],
+                          behaviour: Behaviour = lambda pod: "ready"
+                          ) -> AsyncIterator[BatchCluster]:
+    async with running_controllers(
+            server, modules, prefix="bs", cluster_type=BatchCluster, clock=fake_clock(),
+            clock_follows_real_time=True, namespaced_informers=True,
+            kubelet=lambda cl: play_kubelet(cl, state_for=behaviour, interval=0.03)) as cl:
         yield cl
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await factory.stop()
-        for rec in cl.recorders.values():
-            await rec.close()
-        with contextlib.suppress(errors.StatusError):
-            await client.delete(NS, namespace)
-        await client.close()
-
-
-async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting; last value {value!r}")
-        await asyncio.sleep(interval)
-
-
-def run(coro: Any, timeout: float = 90) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
 def pod_template(app: str, image: str = "nginx:1.25", restart: str = "Always") -> Obj:
@@ -226,7 +89,7 @@ def test_statefulset_ordinals_order_claims_and_rolling_update(server: ServerProc
                 return [p["metadata"]["name"] for p in await cl.pods(live=True)]
             for i in range(3):
                 expected = [f"web-{j}" for j in range(i + 1)]
-                assert await wait_for(lambda: _eq(names, expected)) is True
+                assert await wait_for(lambda: equals(names(), expected)) is True
                 await asyncio.sleep(0.3)  # the next ordinal must not appear before Ready
                 assert await names() == expected
                 pod = await c.get(PODS, f"web-{i}", ns)
@@ -274,7 +137,7 @@ def test_statefulset_ordinals_order_claims_and_rolling_update(server: ServerProc
 
             # scale down: highest ordinal first; claims are kept
             await c.patch(STS, "web", {"spec": {"replicas": 1}}, namespace=ns)
-            assert await wait_for(lambda: _eq(names, ["web-0"])) is True
+            assert await wait_for(lambda: equals(names(), ["web-0"])) is True
             claims = sorted(p["metadata"]["name"] for p in (await c.list(PVCS, ns))["items"])
             assert claims == ["www-web-0", "www-web-1", "www-web-2"]
             messages = [e["message"] for e in await cl.events()]
@@ -286,10 +149,6 @@ def test_statefulset_ordinals_order_claims_and_rolling_update(server: ServerProc
             assert deletes.index("delete Pod web-2 in StatefulSet web successful") < \
                 deletes.index("delete Pod web-1 in StatefulSet web successful")
     run(go())
-
-
-async def _eq(fn: Any, expected: Any) -> bool:
-    return await fn() == expected
 
 
 async def _ne(fn: Any, *unexpected: Any) -> Any:
@@ -418,7 +277,7 @@ def test_job_backoff_limit_with_exponential_backoff(server: ServerProcess) -> No
 
             async def failed_count() -> int:
                 return ((await c.get(JOBS, "flaky", ns)).get("status") or {}).get("failed", 0)
-            await wait_for(lambda: _eq(failed_count, 1))
+            await wait_for(lambda: equals(failed_count(), 1))
             await asyncio.sleep(0.5)  # back-off: 10 s before the replacement
             assert len(await cl.pods()) == 1
             cl.clock.advance(11)
@@ -528,7 +387,7 @@ def test_cronjob_on_fake_clock(server: ServerProcess) -> None:
             async def history() -> list[str]:
                 return sorted(j["metadata"]["name"] for j in (await c.list(JOBS, ns))["items"]
                               if not j["metadata"].get("deletionTimestamp"))
-            assert await wait_for(lambda: _eq(history, [names[1]])) is True
+            assert await wait_for(lambda: equals(history(), [names[1]])) is True
             job_obj = await c.get(JOBS, names[1], ns)
             assert job_obj["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
             assert "batch.kubernetes.io/cronjob-scheduled-timestamp" in \

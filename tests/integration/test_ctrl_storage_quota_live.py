@@ -7,26 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from types import ModuleType
 from typing import Any, AsyncIterator
-
-import pytest
 
 from kubepy import errors
 from kubepy.api.registry import Registry
-from kubepy.client.clock import FakeClock
-from kubepy.client.controller import Controller
-from kubepy.client.events import EVENTS, EventRecorder
-from kubepy.client.factory import SharedInformerFactory
-from kubepy.client.rest import ApiClient
 from kubepy.controllers import pvbinder, resourcequota
-from kubepy.controllers.context import ControllerConfig, ControllerContext
-from tests.conftest import ServerProcess, start_server
+from tests.conftest import ServerProcess
+from tests.integration.ctrlharness import (Cluster, api_only_server, equals, fake_clock,
+                                           run, running_controllers, wait_for)
 
 REG = Registry()
-NS = REG.get("", "v1", "namespaces")
 PODS = REG.get("", "v1", "pods")
 NODES = REG.get("", "v1", "nodes")
 PVS = REG.get("", "v1", "persistentvolumes")
@@ -38,93 +29,16 @@ CLASSES = REG.get("storage.k8s.io", "v1", "storageclasses")
 DEPLOYMENTS = REG.get("apps", "v1", "deployments")
 Obj = dict[str, Any]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    srv = start_server(tmp_path_factory.mktemp("ctrl-storage-quota"),
-                       extra=["--disable-controller-manager", "--disable-scheduler"])
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@dataclass
-class Cluster:
-    client: ApiClient
-    namespace: str
-    suffix: str
-    recorders: dict[str, EventRecorder] = field(default_factory=dict)
-    cluster_objects: list[tuple[Any, str]] = field(default_factory=list)
-
-    async def create_cluster_object(self, rt: Any, obj: Obj) -> Obj:
-        created = await self.client.create(rt, obj)
-        self.cluster_objects.append((rt, created["metadata"]["name"]))
-        return created
-
-    async def events(self, namespace: str | None = None) -> list[Obj]:
-        for rec in self.recorders.values():
-            await rec.flush()
-        return (await self.client.list(EVENTS, namespace or self.namespace))["items"]
-
-    async def reasons_for(self, name: str, namespace: str | None = None) -> dict[str, str]:
-        return {e["reason"]: e["message"] for e in await self.events(namespace)
-                if e["involvedObject"]["name"] == name}
-
-
-async def drive_clock(clock: FakeClock) -> None:
-    while True:
-        await asyncio.sleep(0.02)
-        clock.advance(0.02)
+server = api_only_server("ctrl-storage-quota")
 
 
 @contextlib.asynccontextmanager
-async def running(server: ServerProcess, modules: tuple[Any, ...]) -> AsyncIterator[Cluster]:
-    client = ApiClient.from_kubeconfig(server.kubeconfig)
-    suffix = uuid.uuid4().hex[:6]
-    namespace = f"sq-{suffix}"
-    await client.create(NS, {"metadata": {"name": namespace}})
-    clock = FakeClock(start=datetime.now(timezone.utc), monotonic=1000.0)
-    factory = SharedInformerFactory(client, namespace=namespace)
-    cl = Cluster(client, namespace, suffix)
-
-    def recorder_for(component: str) -> EventRecorder:
-        return cl.recorders.setdefault(component, EventRecorder(client, component))
-    ctx = ControllerContext(client, factory, clock, ControllerConfig(), recorder_for)
-    controllers: list[Controller] = [c for m in modules for c in m.new_controllers(ctx)]
-    factory.start()
-    tasks = [asyncio.ensure_future(c.run()) for c in controllers]
-    tasks.append(asyncio.ensure_future(drive_clock(clock)))
-    try:
+async def running(server: ServerProcess, modules: tuple[ModuleType, ...]
+                  ) -> AsyncIterator[Cluster]:
+    async with running_controllers(server, modules, prefix="sq", clock=fake_clock(),
+                                   clock_follows_real_time=True,
+                                   namespaced_informers=True) as cl:
         yield cl
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await factory.stop()
-        for rec in cl.recorders.values():
-            await rec.close()
-        for rt, name in reversed(cl.cluster_objects):
-            with contextlib.suppress(errors.StatusError):
-                await client.delete(rt, name)
-        with contextlib.suppress(errors.StatusError):
-            await client.delete(NS, namespace)
-        await client.close()
-
-
-async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting; last value {value!r}")
-        await asyncio.sleep(interval)
-
-
-def run(coro: Any, timeout: float = 60) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
 def volume(name: str, size: str, cls: str, *, modes: tuple[str, ...] = ("ReadWriteOnce",),
@@ -161,13 +75,13 @@ def test_claims_bind_smallest_matching_volume_and_release_on_delete(server: Serv
             c, ns, cls = cl.client, cl.namespace, f"manual-{cl.suffix}"
             small, big, other = (f"pv-small-{cl.suffix}", f"pv-big-{cl.suffix}",
                                  f"pv-other-{cl.suffix}")
-            await cl.create_cluster_object(PVS, volume(big, "10Gi", cls))
-            await cl.create_cluster_object(PVS, volume(small, "2Gi", cls, policy="Delete"))
-            await cl.create_cluster_object(PVS, volume(other, "1Gi", f"other-{cl.suffix}"))
-            assert await wait_for(lambda: _is(phase_of(cl, PVS, small), "Available"))
+            await cl.create_tracked(PVS, volume(big, "10Gi", cls))
+            await cl.create_tracked(PVS, volume(small, "2Gi", cls, policy="Delete"))
+            await cl.create_tracked(PVS, volume(other, "1Gi", f"other-{cl.suffix}"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVS, small), "Available"))
 
             await c.create(PVCS, claim("data", "1Gi", cls), ns)
-            assert await wait_for(lambda: _is(phase_of(cl, PVCS, "data", ns), "Bound"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVCS, "data", ns), "Bound"))
             pvc = await c.get(PVCS, "data", ns)
             assert pvc["spec"]["volumeName"] == small
             assert pvc["status"]["capacity"] == {"storage": "2Gi"}
@@ -175,7 +89,7 @@ def test_claims_bind_smallest_matching_volume_and_release_on_delete(server: Serv
             ann = pvc["metadata"]["annotations"]
             assert ann["pv.kubernetes.io/bind-completed"] == "yes"
             assert ann["pv.kubernetes.io/bound-by-controller"] == "yes"
-            assert await wait_for(lambda: _is(phase_of(cl, PVS, small), "Bound"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVS, small), "Bound"))
             pv = await c.get(PVS, small)
             assert pv["spec"]["claimRef"]["name"] == "data"
             assert pv["spec"]["claimRef"]["uid"] == pvc["metadata"]["uid"]
@@ -190,16 +104,16 @@ def test_claims_bind_smallest_matching_volume_and_release_on_delete(server: Serv
 
             # deleting the claim releases its volume; Delete without a deleter is Failed
             await c.delete(PVCS, "data", ns)
-            assert await wait_for(lambda: _is(phase_of(cl, PVS, small), "Failed"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVS, small), "Failed"))
             pv = await c.get(PVS, small)
             assert "no deletable volume plugin matched" in pv["status"]["message"]
 
             # a Retain volume stays Released, keeping its claimRef
             await c.create(PVCS, claim("keep", "5Gi", cls), ns)
-            assert await wait_for(lambda: _is(phase_of(cl, PVCS, "keep", ns), "Bound"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVCS, "keep", ns), "Bound"))
             assert (await c.get(PVCS, "keep", ns))["spec"]["volumeName"] == big
             await c.delete(PVCS, "keep", ns)
-            assert await wait_for(lambda: _is(phase_of(cl, PVS, big), "Released"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVS, big), "Released"))
             assert (await c.get(PVS, big))["spec"]["claimRef"]["name"] == "keep"
             # a new claim of the same name does not get the released volume back
             await c.create(PVCS, claim("keep", "5Gi", cls), ns)
@@ -214,15 +128,15 @@ def test_wait_for_first_consumer_binds_on_the_pods_node(server: ServerProcess) -
         async with running(server, (pvbinder,)) as cl:
             c, ns, s = cl.client, cl.namespace, cl.suffix
             cls = f"local-{s}"
-            await cl.create_cluster_object(CLASSES, {
+            await cl.create_tracked(CLASSES, {
                 "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
                 "metadata": {"name": cls}, "provisioner": "kubernetes.io/no-provisioner",
                 "volumeBindingMode": "WaitForFirstConsumer"})
             for n in ("a", "b"):
-                await cl.create_cluster_object(NODES, {"metadata": {
+                await cl.create_tracked(NODES, {"metadata": {
                     "name": f"node-{n}-{s}", "labels": {"kubernetes.io/hostname": f"host-{n}-{s}"}}})
-                await cl.create_cluster_object(PVS, volume(f"local-{n}-{s}", "5Gi", cls,
-                                                           node=f"host-{n}-{s}"))
+                await cl.create_tracked(PVS, volume(f"local-{n}-{s}", "5Gi", cls,
+                                                    node=f"host-{n}-{s}"))
             await c.create(PVCS, claim("www", "1Gi", cls), ns)
             reasons = await wait_for(lambda: cl.reasons_for("www"))
             assert reasons["WaitForFirstConsumer"] == \
@@ -243,9 +157,9 @@ def test_wait_for_first_consumer_binds_on_the_pods_node(server: ServerProcess) -
             await c.create_subresource(PODS, "web", "binding", {
                 "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web"},
                 "target": {"kind": "Node", "name": f"node-b-{s}"}}, ns)
-            assert await wait_for(lambda: _is(phase_of(cl, PVCS, "www", ns), "Bound"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVCS, "www", ns), "Bound"))
             assert (await c.get(PVCS, "www", ns))["spec"]["volumeName"] == f"local-b-{s}"
-            assert await wait_for(lambda: _is(phase_of(cl, PVS, f"local-b-{s}"), "Bound"))
+            assert await wait_for(lambda: equals(phase_of(cl, PVS, f"local-b-{s}"), "Bound"))
             assert await phase_of(cl, PVS, f"local-a-{s}") == "Available"
     run(go())
 
@@ -312,6 +226,3 @@ def test_quota_status_tracks_usage(server: ServerProcess) -> None:
             assert await wait_for(lambda: reaches(expected))
     run(go())
 
-
-async def _is(value: Any, expected: Any) -> bool:
-    return (await value) == expected

@@ -11,161 +11,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from types import ModuleType
 from typing import Any, AsyncIterator
 
 import pytest
 
-from kubepy import errors
 from kubepy.api.registry import Registry
-from kubepy.client.clock import REAL_CLOCK
-from kubepy.client.controller import Controller
-from kubepy.client.events import EVENTS, EventRecorder
-from kubepy.client.factory import SharedInformerFactory
 from kubepy.client.informer import Informer
-from kubepy.client.rest import ApiClient
 from kubepy.controllers import deployment, replicaset, replicationcontroller
-from kubepy.controllers.context import ControllerConfig, ControllerContext
-from tests.conftest import ServerProcess, start_server
+from tests.conftest import ServerProcess
+from tests.integration.ctrlharness import (KUBECTL, Cluster, api_only_server, play_kubelet,
+                                           run, running_controllers, wait_for)
 
 REG = Registry()
-NS = REG.get("", "v1", "namespaces")
 PODS = REG.get("", "v1", "pods")
 RCS = REG.get("", "v1", "replicationcontrollers")
 RSS = REG.get("apps", "v1", "replicasets")
 DEPLOYS = REG.get("apps", "v1", "deployments")
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 
 Obj = dict[str, Any]
 
-
-# ---------------------------------------------------------------------------- harness
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A server without its own controller-manager and scheduler: the controllers under
-    test are the only writers."""
-    srv = start_server(tmp_path_factory.mktemp("ctrl-workloads"),
-                       extra=["--disable-controller-manager", "--disable-scheduler"])
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@dataclass
-class Cluster:
-    client: ApiClient
-    namespace: str
-    kubeconfig: Path
-    recorders: dict[str, EventRecorder] = field(default_factory=dict)
-
-    async def kubectl(self, *args: str, timeout: float = 60) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            str(KUBECTL), "--kubeconfig", str(self.kubeconfig), "-n", self.namespace, *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "KUBECACHEDIR": str(self.kubeconfig.parent / "kcache")})
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-        return proc.returncode or 0, out.decode()
-
-    async def pods(self) -> list[Obj]:
-        return (await self.client.list(PODS, self.namespace))["items"]
-
-    async def flush_events(self) -> list[Obj]:
-        for rec in self.recorders.values():
-            await rec.flush()
-        return (await self.client.list(EVENTS, self.namespace))["items"]
-
-
-async def play_kubelet(client: ApiClient, namespace: str, ready_delay: float = 0.0) -> None:
-    """Bind unbound pods to node-1, report bound pods Running and Ready (after
-    ``ready_delay``), and finish the graceful deletion of terminating pods."""
-    first_seen: dict[str, float] = {}
-    loop = asyncio.get_running_loop()
-    while True:
-        for pod in (await client.list(PODS, namespace))["items"]:
-            meta, spec = pod["metadata"], pod.get("spec") or {}
-            name = meta["name"]
-            try:
-                if meta.get("deletionTimestamp"):
-                    await client.delete(PODS, name, namespace, grace_period_seconds=0)
-                elif not spec.get("nodeName"):
-                    await client.create_subresource(PODS, name, "binding", {
-                        "apiVersion": "v1", "kind": "Binding",
-                        "metadata": {"name": name, "namespace": namespace},
-                        "target": {"kind": "Node", "name": "node-1"}}, namespace)
-                    first_seen[name] = loop.time()
-                elif (pod.get("status") or {}).get("phase") != "Running":
-                    if loop.time() - first_seen.setdefault(name, loop.time()) < ready_delay:
-                        continue
-                    now = REAL_CLOCK.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-                    conds = [{"type": t, "status": "True", "lastTransitionTime": now}
-                             for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")]
-                    await client.update_status(PODS, {**pod, "status": {
-                        **(pod.get("status") or {}), "phase": "Running", "conditions": conds,
-                        "podIP": "10.42.0.10", "startTime": now,
-                        "containerStatuses": [{"name": c["name"], "image": c["image"],
-                                               "imageID": "", "ready": True, "restartCount": 0,
-                                               "started": True,
-                                               "state": {"running": {"startedAt": now}}}
-                                              for c in spec.get("containers", [])]}})
-            except (errors.NotFound, errors.Conflict):
-                continue
-        await asyncio.sleep(0.05)
+server = api_only_server("ctrl-workloads")
 
 
 @contextlib.asynccontextmanager
 async def running_cluster(server: ServerProcess, *, ready_delay: float = 0.0,
-                          modules: tuple[Any, ...] = (replicaset, replicationcontroller,
-                                                      deployment)) -> AsyncIterator[Cluster]:
-    client = ApiClient.from_kubeconfig(server.kubeconfig)
-    namespace = f"wl-{uuid.uuid4().hex[:8]}"
-    await client.create(NS, {"metadata": {"name": namespace}})
-    factory = SharedInformerFactory(client)
-    cluster = Cluster(client, namespace, server.kubeconfig)
-
-    def recorder_for(component: str) -> EventRecorder:
-        return cluster.recorders.setdefault(component, EventRecorder(client, component))
-    ctx = ControllerContext(client, factory, REAL_CLOCK, ControllerConfig(), recorder_for)
-    controllers: list[Controller] = [c for m in modules for c in m.new_controllers(ctx)]
-    factory.start()
-    tasks = [asyncio.ensure_future(c.run()) for c in controllers]
-    tasks.append(asyncio.ensure_future(play_kubelet(client, namespace, ready_delay)))
-    try:
-        yield cluster
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await factory.stop()
-        for rec in cluster.recorders.values():
-            await rec.close()
-        with contextlib.suppress(errors.StatusError):
-            await client.delete(NS, namespace)
-        await client.close()
-
-
-async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting; last value {value!r}")
-        await asyncio.sleep(interval)
+                          modules: tuple[ModuleType, ...] = (replicaset, replicationcontroller,
+                                                             deployment)
+                          ) -> AsyncIterator[Cluster]:
+    """Pods bound to node-1 become Running and Ready ``ready_delay`` after binding."""
+    async with running_controllers(
+            server, modules, prefix="wl",
+            kubelet=lambda cl: play_kubelet(cl, start_delay=ready_delay)) as cl:
+        yield cl
 
 
 def template(app: str, image: str = "nginx:1.25") -> Obj:
     return {"metadata": {"labels": {"app": app}},
             "spec": {"containers": [{"name": "c", "image": image}]}}
-
-
-def run(coro: Any, timeout: float = 120) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
 # ---------------------------------------------------------------------------- ReplicaSet
@@ -216,7 +99,7 @@ def test_replicaset_creates_adopts_releases_and_reports(server: ServerProcess) -
                 owned = [p for p in live if p["metadata"].get("ownerReferences")]
                 return len(owned) == 1 and len(live) == 2
             await wait_for(scaled_down)
-            events = await cl.flush_events()
+            events = await cl.events()
             reasons = {(e["reason"], e["involvedObject"]["name"]) for e in events}
             assert ("SuccessfulCreate", "a") in reasons and ("SuccessfulDelete", "a") in reasons
             created = [e for e in events if e["reason"] == "SuccessfulCreate"]
@@ -348,7 +231,7 @@ def test_deployment_rollout_with_kubectl(server: ServerProcess) -> None:
             live = [p for p in await cl.pods() if not p["metadata"].get("deletionTimestamp")]
             assert len(live) == 12
 
-            events = [e for e in await cl.flush_events() if e["reason"] == "ScalingReplicaSet"]
+            events = [e for e in await cl.events() if e["reason"] == "ScalingReplicaSet"]
             messages = [e["message"] for e in events]
             assert any(m.startswith("Scaled up replica set web-") and m.endswith(" to 10")
                        for m in messages), messages
