@@ -52,7 +52,8 @@ from typing import Any, Awaitable, Callable
 from kubepy.kubelet.images.pull import PullAction, default_pull_policy, never_pull_message, \
     pull_action
 from kubepy.kubelet.images.store import Image, ImageStore
-from kubepy.kubelet.network import NetNSManager, PodNetwork, port_mappings, sandbox_netns_name
+from kubepy.kubelet.network import CNIError, NetNSManager, PodNetwork, port_mappings, \
+    sandbox_netns_name
 from kubepy.kubelet.pods import files, snapshot
 from kubepy.kubelet.pods.mounts import container_mounts, volume_dirs
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, container_statuses, \
@@ -73,6 +74,11 @@ EXIT_WAIT = 15.0
 
 class PodStartError(Exception):
     """The pod's sandbox or network could not be set up (the pod was cleaned up again)."""
+
+
+class PodStopError(Exception):
+    """Stopping finished, but something could not be removed (the message lists what);
+    ``kubepy killall``-style cleanup can still remove it."""
 
 
 def image_config_for_spec(config: Obj) -> Obj:
@@ -275,6 +281,7 @@ class PodRuntime:
         action = pull_action(policy, present=image is not None)
         if action is PullAction.NEVER_PULL_ERROR:
             raise _Waiting("ErrImageNeverPull", never_pull_message(ref))
+        # Always with the image present and no puller configured: the present image is used
         if action is PullAction.PULL and (image is None or self.pull is not None):
             if self.pull is None:
                 raise _Waiting("ErrImagePull", f'image "{ref}" is not present and this '
@@ -385,7 +392,9 @@ class PodRuntime:
 
     # stop -------------------------------------------------------------------------------
     async def stop_pod(self, uid: str, grace: float) -> None:
-        """Stop and clean up the pod (see the module docstring). Unknown uids are a no-op."""
+        """Stop and clean up the pod (see the module docstring). Unknown uids are a no-op.
+        Every step runs even when an earlier one failed; raises PodStopError at the end
+        naming what could not be removed."""
         state = self.pods.get(uid)
         if state is None:
             return
@@ -400,18 +409,27 @@ class PodRuntime:
             if state.sandbox_exit is not None:
                 await asyncio.wait([state.sandbox_exit], timeout=EXIT_WAIT)
             await self._delete_quietly(state.sandbox.id)
+        problems: list[str] = []
         if state.netns_path is not None and self.network is not None:
             meta = state.pod["metadata"]
-            await self.network.teardown(uid, meta.get("namespace", "default"), meta["name"],
-                                        state.netns_path)
+            try:
+                await self.network.teardown(uid, meta.get("namespace", "default"),
+                                            meta["name"], state.netns_path)
+            except (CNIError, OSError) as e:
+                problems.append(f"network teardown: {e}")
         await self.netns.delete(sandbox_netns_name(uid))
-        for inst in state.instances.values():
-            self._discard_bundle(inst.bundle)
-        self._discard_bundle(os.path.join(state.pod_dir, "sandbox"))
+        for bundle in [*(i.bundle for i in state.instances.values()),
+                       os.path.join(state.pod_dir, "sandbox")]:
+            try:
+                self._discard_bundle(bundle)
+            except OSError as e:
+                problems.append(str(e))
         left = cgroups.remove_cgroup(self._pod_cgroup(uid))
-        del self.pods[uid]
         if left:
-            raise OSError(f"pod {uid}: cgroups still busy: {', '.join(left)}")
+            problems.append(f"cgroups still busy: {', '.join(left)}")
+        del self.pods[uid]
+        if problems:
+            raise PodStopError(f"pod {uid}: " + "; ".join(problems))
 
     def remove_pod(self, pod: Obj) -> None:
         """Remove a stopped pod's directory (volumes) and its logs."""
