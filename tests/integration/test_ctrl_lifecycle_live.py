@@ -15,22 +15,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import os
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator
 
 import pytest
 import yaml
 
 from kubepy import errors
 from kubepy.api.registry import Registry, ResourceType
-from kubepy.client.controller import Controller
 from kubepy.client.rest import ApiClient
 from kubepy.controllers import garbagecollector, namespace, serviceaccount
-from kubepy.controllers.manager import close_context, new_context
-from tests.conftest import ServerProcess, start_server
+from tests.conftest import ServerProcess
+from tests.integration.ctrlharness import (KUBECTL, Cluster, api_only_server, gone, run,
+                                           running_controllers, wait_for)
 
 REG = Registry()
 NS = REG.get("", "v1", "namespaces")
@@ -41,76 +38,18 @@ SAS = REG.get("", "v1", "serviceaccounts")
 RSS = REG.get("apps", "v1", "replicasets")
 DEPLOYS = REG.get("apps", "v1", "deployments")
 CRDS = REG.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 HOLD = "test.kubepy.io/hold"
 
 Obj = dict[str, Any]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    srv = start_server(tmp_path_factory.mktemp("ctrl-lifecycle"),
-                       extra=["--disable-controller-manager", "--disable-scheduler"])
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@dataclass
-class Cluster:
-    client: ApiClient
-    namespace: str
-    kubeconfig: Path
-
-    async def kubectl(self, *args: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            str(KUBECTL), "--kubeconfig", str(self.kubeconfig), "-n", self.namespace, *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "KUBECACHEDIR": str(self.kubeconfig.parent / "kcache")})
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        return proc.returncode or 0, out.decode()
+server = api_only_server("ctrl-lifecycle")
 
 
 @contextlib.asynccontextmanager
 async def running(server: ServerProcess) -> AsyncIterator[Cluster]:
-    client = ApiClient.from_kubeconfig(server.kubeconfig)
-    ctx = new_context(client)
-    controllers: list[Controller] = [c for m in (namespace, serviceaccount, garbagecollector)
-                                     for c in m.new_controllers(ctx)]
-    ctx.informers.start()
-    tasks = [asyncio.ensure_future(c.run()) for c in controllers]
-    ns = f"lc-{uuid.uuid4().hex[:8]}"
-    await client.create(NS, {"metadata": {"name": ns}})
-    try:
-        yield Cluster(client, ns, server.kubeconfig)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await close_context(ctx)
-        with contextlib.suppress(errors.StatusError):
-            await client.delete(NS, ns)
-        await client.close()
-
-
-async def wait_for(predicate: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting; last value {value!r}")
-        await asyncio.sleep(0.05)
-
-
-async def gone(client: ApiClient, rt: ResourceType, name: str, ns: str | None) -> bool:
-    try:
-        await client.get(rt, name, ns)
-    except errors.NotFound:
-        return True
-    return False
+    async with running_controllers(server, (namespace, serviceaccount, garbagecollector),
+                                   prefix="lc") as cl:
+        yield cl
 
 
 def ref(owner: Obj, *, block: bool | None = None, controller: bool | None = None,
@@ -133,10 +72,6 @@ async def configmap(c: ApiClient, ns: str, name: str, *owners: Obj,
         meta["finalizers"] = list(finalizers)
     obj = await c.create(CMS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}, ns)
     return {"apiVersion": "v1", "kind": "ConfigMap", **obj}
-
-
-def run(coro: Any, timeout: float = 90) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
 # ---------------------------------------------------------------------------- GC
