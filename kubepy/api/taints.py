@@ -55,7 +55,8 @@ def first_untolerated_taint(taints: Iterable[Taint], tolerations: Iterable[Toler
                             effects: Collection[str] | None = None) -> Taint | None:
     """The first of ``taints`` (only those with an effect in ``effects``, when given) that
     none of ``tolerations`` tolerates; None when all are tolerated."""
-    tolerations = list(tolerations)
+    if not isinstance(tolerations, (list, tuple)):
+        tolerations = list(tolerations)  # read once per taint
     for taint in taints:
         if effects is not None and taint.get("effect") not in effects:
             continue

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kubepy.api.taints import NO_EXECUTE, NO_SCHEDULE, first_untolerated_taint
 from kubepy.controllers.history import POD_REVISION_LABEL
 from kubepy.controllers.podcontrol import (controller_ref, creation_key, is_pod_available,
                                            is_pod_ready, is_terminating, pod_phase)
@@ -141,17 +142,6 @@ def node_selector_fits(spec: Obj, node: Obj) -> bool:
     return any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or [])
 
 
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 def node_should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
     """(should run, should continue running) for the DaemonSet's pod on this node."""
     spec = copy.deepcopy(((ds.get("spec") or {}).get("template") or {}).get("spec") or {})
@@ -161,17 +151,10 @@ def node_should_run(ds: Obj, node: Obj) -> tuple[bool, bool]:
     if not node_selector_fits(spec, node):
         return False, False
     tolerations = spec.get("tolerations") or []
-    should_run = should_continue = True
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        effect = taint.get("effect")
-        if effect not in ("NoSchedule", "NoExecute"):
-            continue
-        if any(tolerates(t, taint) for t in tolerations):
-            continue
-        should_run = False
-        if effect == "NoExecute":
-            should_continue = False
-    return should_run, should_continue
+    taints = (node.get("spec") or {}).get("taints") or []
+    if first_untolerated_taint(taints, tolerations, (NO_EXECUTE,)) is not None:
+        return False, False
+    return first_untolerated_taint(taints, tolerations, (NO_SCHEDULE,)) is None, True
 
 
 # ------------------------------------------------------------------ the plan

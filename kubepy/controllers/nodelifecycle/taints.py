@@ -10,15 +10,18 @@ Pure: plain dicts in, plain data out.
   (Unknown/absent) NoExecute, or None when Ready;
 * ``with_taints(current, managed, desired)``: the node's taint list with the ``managed``
   (key, effect) pairs replaced by ``desired``, others untouched, or None when unchanged;
-* ``tolerates`` / ``matching_tolerations`` / ``min_toleration_seconds`` /
+* ``matching_tolerations`` / ``min_toleration_seconds`` /
   ``eviction_delay(pod_tolerations, taints)``: when a pod must leave a node with NoExecute
   taints: 0 (untolerated: now), seconds (the smallest tolerationSeconds of the tolerations
-  used), or None (tolerated forever).
+  used), or None (tolerated forever). Whether a toleration tolerates a taint is
+  ``kubepy.api.taints.tolerates``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
+
+from kubepy.api.taints import NO_EXECUTE, NO_SCHEDULE, tolerates
 
 Obj = dict[str, Any]
 
@@ -29,8 +32,6 @@ MEMORY_PRESSURE = "node.kubernetes.io/memory-pressure"
 DISK_PRESSURE = "node.kubernetes.io/disk-pressure"
 PID_PRESSURE = "node.kubernetes.io/pid-pressure"
 NETWORK_UNAVAILABLE = "node.kubernetes.io/network-unavailable"
-NO_SCHEDULE = "NoSchedule"
-NO_EXECUTE = "NoExecute"
 
 # condition type -> (status that taints, taint key)
 _CONDITION_TAINTS: tuple[tuple[str, str, str], ...] = (
@@ -97,22 +98,6 @@ def with_taints(current: list[Obj] | None, managed: frozenset[tuple[str, str]],
 
 
 # ---------------------------------------------------------------------------- tolerations
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """v1.Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
 
 def matching_tolerations(tolerations: list[Mapping[str, Any]],
                          taints: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:

@@ -1,43 +1,16 @@
-"""Matching rules shared by several plugins: tolerations against taints
-(``v1.Toleration.ToleratesTaint``) and node selectors (``nodeSelector`` maps, NodeSelector
-terms with In/NotIn/Exists/DoesNotExist/Gt/Lt expressions and ``metadata.name`` fields).
+"""Matching rules shared by several plugins: node selectors (``nodeSelector`` maps,
+NodeSelector terms with In/NotIn/Exists/DoesNotExist/Gt/Lt expressions and ``metadata.name``
+fields). Tolerations against taints are ``kubepy.api.taints``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any
 
 Obj = dict[str, Any]
 
 _INT64 = re.compile(r"^[+-]?[0-9]+$")
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """One toleration against one taint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    if op == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
-def tolerated(tolerations: Iterable[Obj], taint: Obj) -> bool:
-    return any(tolerates(t, taint) for t in tolerations)
-
-
-def first_untolerated(taints: Iterable[Obj], tolerations: list[Obj]) -> Obj | None:
-    for taint in taints:
-        if not tolerated(tolerations, taint):
-            return taint
-    return None
 
 
 def _int(text: str) -> int | None:

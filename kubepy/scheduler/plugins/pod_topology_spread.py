@@ -20,10 +20,11 @@ import math
 from typing import Any, Callable
 
 from kubepy.api.labels import LabelSelector, Operator, Requirement, selector_from_label_selector
+from kubepy.api.taints import first_untolerated_taint
 from kubepy.scheduler.framework import (MAX_NODE_SCORE, SKIP, CycleState, Snapshot, Status,
                                         unresolvable, unschedulable)
 from kubepy.scheduler.nodeinfo import NodeInfo, PodInfo
-from kubepy.scheduler.plugins.helpers import first_untolerated, pod_matches_node_affinity
+from kubepy.scheduler.plugins.helpers import pod_matches_node_affinity
 
 NAME = "PodTopologySpread"
 ERR_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
@@ -61,7 +62,7 @@ class Constraint:
         if self.honor_affinity and not pod_matches_node_affinity(pod.spec, node.name, node.labels):
             return False
         if self.honor_taints and node.hard_taints and \
-                first_untolerated(node.hard_taints, pod.tolerations) is not None:
+                first_untolerated_taint(node.hard_taints, pod.tolerations) is not None:
             return False
         return True
 

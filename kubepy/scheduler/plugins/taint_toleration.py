@@ -5,10 +5,10 @@ better)."""
 
 from __future__ import annotations
 
+from kubepy.api.taints import first_untolerated_taint, tolerations_tolerate_taint
 from kubepy.scheduler.framework import (SKIP, CycleState, Rejected, Snapshot, Status, default_normalize,
                                         unresolvable)
 from kubepy.scheduler.nodeinfo import NodeInfo, PodInfo
-from kubepy.scheduler.plugins.helpers import first_untolerated, tolerated
 
 NAME = "TaintToleration"
 _STATE = "PreScore" + NAME
@@ -27,7 +27,7 @@ class TaintToleration:
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if not node.hard_taints:
             return None
-        taint = first_untolerated(node.hard_taints, pod.tolerations)
+        taint = first_untolerated_taint(node.hard_taints, pod.tolerations)
         if taint is None:
             return None
         return unresolvable(untolerated_taint_reason(taint))
@@ -59,7 +59,7 @@ class TaintToleration:
         if tolerations is None:
             tolerations = pod.tolerations
         return sum(1 for t in node.taints if t.get("effect") == "PreferNoSchedule"
-                   and not tolerated(tolerations, t))
+                   and not tolerations_tolerate_taint(tolerations, t))
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int] | int:
         if state.read(_STATE + "/any") is False or not any(n.taints for n in nodes):
