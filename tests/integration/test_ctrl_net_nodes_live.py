@@ -13,28 +13,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, AsyncIterator, Callable
 
 import pytest
 
 from kubepy import errors
 from kubepy.api.registry import Registry
-from kubepy.client.clock import REAL_CLOCK, Clock, FakeClock
-from kubepy.client.controller import Controller
-from kubepy.client.events import EVENTS, EventRecorder
-from kubepy.client.factory import SharedInformerFactory
+from kubepy.client.clock import REAL_CLOCK, Clock
 from kubepy.client.rest import ApiClient
 from kubepy.controllers import (disruption, endpoints, endpointslice, nodeipam, nodelifecycle,
                                 replicaset)
-from kubepy.controllers.context import ControllerConfig, ControllerContext
-from tests.conftest import API_ONLY, ServerProcess, start_server
+from kubepy.controllers.context import ControllerConfig
+from tests.conftest import ServerProcess
+from tests.integration.ctrlharness import (KUBECTL, Cluster, api_only_server, equals,
+                                           fake_clock, gone, play_kubelet, run,
+                                           running_controllers, timestamp, wait_for)
 
 REG = Registry()
-NS = REG.get("", "v1", "namespaces")
 PODS = REG.get("", "v1", "pods")
 NODES = REG.get("", "v1", "nodes")
 SERVICES = REG.get("", "v1", "services")
@@ -43,65 +40,28 @@ SLICES = REG.get("discovery.k8s.io", "v1", "endpointslices")
 LEASES = REG.get("coordination.k8s.io", "v1", "leases")
 PDBS = REG.get("policy", "v1", "poddisruptionbudgets")
 RSS = REG.get("apps", "v1", "replicasets")
-KUBECTL = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
 Obj = dict[str, Any]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    srv = start_server(tmp_path_factory.mktemp("ctrl-net-nodes"), extra=API_ONLY)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def stamp(clock: Clock = REAL_CLOCK) -> str:
-    return clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+server = api_only_server("ctrl-net-nodes")
 
 
 def micro(clock: Clock) -> str:
     return clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def run(coro: Any, timeout: float = 120) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def wait_for(predicate: Callable[[], Any], timeout: float = 15.0,
-                   interval: float = 0.05) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    value = None
-    while asyncio.get_running_loop().time() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out waiting; last value {value!r}")
-
-
 @dataclass
-class Cluster:
-    client: ApiClient
-    namespace: str
-    clock: Clock
-    suffix: str
-    recorders: dict[str, EventRecorder] = field(default_factory=dict)
-    nodes: list[str] = field(default_factory=list)
-
-    def name(self, base: str) -> str:
-        return f"{base}-{self.suffix}"
+class NodeCluster(Cluster):
+    """Also plays the kubelets of Nodes it makes: their status and their Leases."""
 
     async def make_node(self, base: str, *, ready: bool = True, labels: Obj | None = None,
                         lease: bool = True) -> str:
         name = self.name(base)
-        node = await self.client.create(NODES, {"metadata": {"name": name,
-                                                             "labels": labels or {}}})
-        self.nodes.append(name)
+        node = await self.create_tracked(NODES, {"metadata": {"name": name,
+                                                              "labels": labels or {}}})
         if ready:
             await self.post_node_status(name)
         if lease:
-            await self.client.create(LEASES, {
+            await self.create_tracked(LEASES, {
                 "metadata": {"name": name, "namespace": "kube-node-lease"},
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                          "renewTime": micro(self.clock)}}, "kube-node-lease")
@@ -109,7 +69,7 @@ class Cluster:
 
     async def post_node_status(self, name: str, ready: str = "True") -> None:
         node = await self.client.get(NODES, name)
-        now = stamp(self.clock)
+        now = timestamp(self.clock)
         node["status"] = {"conditions": [
             {"type": t, "status": "False", "lastHeartbeatTime": now, "lastTransitionTime": now,
              "reason": f"KubeletHas{r}", "message": "ok"}
@@ -141,58 +101,16 @@ class Cluster:
 
     async def set_ready(self, name: str, ready: bool, ip: str) -> None:
         pod = await self.client.get(PODS, name, self.namespace)
-        now = stamp()
-        flag = "True" if ready else "False"
-        pod["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
-                         "hostIP": "10.250.0.1", "startTime": now, "conditions": [
-                             {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-                             {"type": "Initialized", "status": "True", "lastTransitionTime": now},
-                             {"type": "ContainersReady", "status": flag,
-                              "lastTransitionTime": now},
-                             {"type": "Ready", "status": flag, "lastTransitionTime": now}]}
-        await self.client.update_status(PODS, pod)
-
-    async def events(self, reason: str, namespace: str | None = None) -> list[Obj]:
-        for rec in self.recorders.values():
-            await rec.flush()
-        items = (await self.client.list(EVENTS, namespace))["items"]
-        return [e for e in items if e.get("reason") == reason]
+        await self.set_pod_state(pod, "ready" if ready else "unready", ip=ip)
 
 
 @contextlib.asynccontextmanager
-async def running(server: ServerProcess, modules: tuple[Any, ...], *,
+async def running(server: ServerProcess, modules: tuple[ModuleType, ...], *,
                   clock: Clock = REAL_CLOCK,
-                  config: ControllerConfig | None = None) -> AsyncIterator[Cluster]:
-    client = ApiClient.from_kubeconfig(server.kubeconfig)
-    suffix = uuid.uuid4().hex[:6]
-    namespace = f"nn-{suffix}"
-    await client.create(NS, {"metadata": {"name": namespace}})
-    cl = Cluster(client, namespace, clock, suffix)
-    factory = SharedInformerFactory(client)
-
-    def recorder_for(component: str) -> EventRecorder:
-        return cl.recorders.setdefault(component, EventRecorder(client, component))
-    ctx = ControllerContext(client, factory, clock, config or ControllerConfig(), recorder_for)
-    controllers: list[Controller] = [c for m in modules for c in m.new_controllers(ctx)]
-    factory.start()
-    tasks = [asyncio.ensure_future(c.run()) for c in controllers]
-    try:
+                  config: ControllerConfig | None = None) -> AsyncIterator[NodeCluster]:
+    async with running_controllers(server, modules, prefix="nn", cluster_type=NodeCluster,
+                                   clock=clock, config=config) as cl:
         yield cl
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await factory.stop()
-        for rec in cl.recorders.values():
-            await rec.close()
-        for name in cl.nodes:
-            with contextlib.suppress(errors.StatusError):
-                await client.delete(NODES, name)
-            with contextlib.suppress(errors.StatusError):
-                await client.delete(LEASES, name, "kube-node-lease")
-        with contextlib.suppress(errors.StatusError):
-            await client.delete(NS, namespace)
-        await client.close()
 
 
 # ---------------------------------------------------------------------------- endpoints
@@ -280,13 +198,7 @@ def test_endpoints_and_slices_follow_pod_readiness(server: ServerProcess) -> Non
             # a deleted Service takes its Endpoints along
             await c.delete(SERVICES, "web", ns)
 
-            async def gone() -> bool:
-                try:
-                    await c.get(ENDPOINTS, "web", ns)
-                    return False
-                except errors.NotFound:
-                    return True
-            await wait_for(gone)
+            await wait_for(lambda: gone(c, ENDPOINTS, "web", ns))
     run(go())
 
 
@@ -314,7 +226,6 @@ def test_node_ipam_allocates_unique_stable_cidrs(server: ServerProcess) -> None:
             await asyncio.sleep(0.3)
             assert await cidrs(cl.client, names) == got  # stable
             await cl.client.delete(NODES, names[0])
-            cl.nodes.remove(names[0])
             extra = await cl.make_node("ipam3", ready=False, lease=False)
             more = await wait_for(lambda: cidrs(cl.client, [extra]))
             assert more[extra] not in (got[names[1]], got[names[2]])
@@ -333,7 +244,7 @@ def test_node_ipam_allocates_unique_stable_cidrs(server: ServerProcess) -> None:
 # ---------------------------------------------------------------------------- node lifecycle
 
 def test_silent_node_is_tainted_and_its_pods_evicted(server: ServerProcess) -> None:
-    clock = FakeClock(start=datetime.now(timezone.utc), monotonic=1000.0)
+    clock = fake_clock()
 
     async def go() -> None:
         async with running(server, (nodelifecycle,), clock=clock) as cl:
@@ -387,7 +298,7 @@ def test_silent_node_is_tainted_and_its_pods_evicted(server: ServerProcess) -> N
             async def ready_of(pod: str) -> str:
                 p = await c.get(PODS, pod, ns)
                 return next(x["status"] for x in p["status"]["conditions"] if x["type"] == "Ready")
-            assert await wait_for(lambda: _eq(ready_of("plain"), "False"))
+            assert await wait_for(lambda: equals(ready_of("plain"), "False"))
             assert await ready_of("forever") == "False"
             assert await ready_of("elsewhere") == "True"
             assert (await c.get(PODS, "plain", ns))["metadata"].get("deletionTimestamp") is None
@@ -404,8 +315,8 @@ def test_silent_node_is_tainted_and_its_pods_evicted(server: ServerProcess) -> N
                        for x in evicted["status"]["conditions"])
             assert await deleting("forever") is None
             assert await deleting("elsewhere") is None
-            assert await cl.events("TaintManagerEviction", ns)
-            node_events = [e for e in await cl.events("NodeNotReady", "default")
+            assert await cl.events(ns, reason="TaintManagerEviction")
+            node_events = [e for e in await cl.events("default", reason="NodeNotReady")
                            if e["involvedObject"]["name"] == lost]
             assert node_events and node_events[0]["message"] == \
                 f"Node {lost} status is now: NodeNotReady"
@@ -429,10 +340,6 @@ async def _has(node_coro: Any, taints: Callable[[Obj], set[Any]], want: set[Any]
     return taints(await node_coro) == want
 
 
-async def _eq(coro: Any, want: Any) -> bool:
-    return await coro == want
-
-
 def _kubectl(server: ServerProcess, *args: str, timeout: float = 60
              ) -> subprocess.CompletedProcess[str]:
     if not KUBECTL.exists():
@@ -443,33 +350,6 @@ def _kubectl(server: ServerProcess, *args: str, timeout: float = 60
 
 # ---------------------------------------------------------------------------- disruption
 
-async def play_kubelet(cl: Cluster, node_for: Callable[[], str],
-                       becomes_ready: Callable[[Obj], bool] = lambda pod: True) -> None:
-    """Bind new pods to ``node_for()``, make bound pods Running+Ready (those
-    ``becomes_ready`` allows), finish deletions."""
-    done: set[str] = set()
-    n = 0
-    while True:
-        for pod in (await cl.client.list(PODS, cl.namespace))["items"]:
-            meta, spec = pod["metadata"], pod.get("spec") or {}
-            try:
-                if meta.get("deletionTimestamp"):
-                    await cl.client.delete(PODS, meta["name"], cl.namespace,
-                                           grace_period_seconds=0)
-                elif not spec.get("nodeName"):
-                    await cl.client.create_subresource(PODS, meta["name"], "binding", {
-                        "apiVersion": "v1", "kind": "Binding",
-                        "metadata": {"name": meta["name"], "namespace": cl.namespace},
-                        "target": {"kind": "Node", "name": node_for()}}, cl.namespace)
-                elif meta["uid"] not in done and becomes_ready(pod):
-                    n += 1
-                    await cl.set_ready(meta["name"], True, f"10.42.5.{n % 250 + 2}")
-                    done.add(meta["uid"])
-            except (errors.NotFound, errors.Conflict):
-                continue
-        await asyncio.sleep(0.05)
-
-
 def test_pdb_status_and_drain_honours_it(server: ServerProcess) -> None:
     async def go() -> None:
         async with running(server, (replicaset, disruption)) as cl:
@@ -477,7 +357,7 @@ def test_pdb_status_and_drain_honours_it(server: ServerProcess) -> None:
             first = await cl.make_node("drain1")
             second = await cl.make_node("drain2")
             target = [first]
-            kubelet = asyncio.ensure_future(play_kubelet(cl, lambda: target[0]))
+            kubelet = asyncio.ensure_future(play_kubelet(cl, node_for=lambda pod: target[0]))
             try:
                 await c.create(RSS, {"metadata": {"name": "web"}, "spec": {
                     "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
@@ -549,7 +429,8 @@ def test_concurrent_evictions_never_exceed_the_budget(server: ServerProcess) -> 
             second = await cl.make_node("budget2")
             target = [first]  # replacements land on the second node, never Ready there
             kubelet = asyncio.ensure_future(play_kubelet(
-                cl, lambda: target[0], lambda pod: pod["spec"].get("nodeName") == first))
+                cl, node_for=lambda pod: target[0],
+                state_for=lambda pod: "ready" if pod["spec"].get("nodeName") == first else None))
             try:
                 await c.create(RSS, {"metadata": {"name": "web"}, "spec": {
                     "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
