@@ -15,13 +15,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
-
-import pytest
+from typing import Any
 
 from kubepy.api.registry import Registry
 from kubepy.client.rest import ApiClient
 from tests.conftest import ServerProcess, start_server
+from tests.integration.ctrlharness import api_only_server, equals, wait_for
 
 Obj = dict[str, Any]
 REG = Registry()
@@ -64,25 +63,7 @@ class Manager:
                 self.proc.wait(5)
 
 
-@pytest.fixture
-def bare_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path / "data",
-                          extra=["--disable-controller-manager", "--disable-scheduler"])
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-async def until(fn: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await fn()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {timeout}s (last: {last!r})")
+bare_server = api_only_server("manager-live", name="bare_server", scope="function")
 
 
 async def holder(c: ApiClient) -> str:
@@ -118,7 +99,7 @@ def test_one_leader_reconciles_and_the_standby_takes_over(bare_server: ServerPro
 
         async def phase1() -> dict[str, Any]:
             async with ApiClient.from_kubeconfig(bare_server.kubeconfig) as c:
-                await until(lambda: _is(holder(c), id_a))
+                await wait_for(lambda: equals(holder(c), id_a))
                 nonlocal b
                 b = Manager(bare_server, tmp_path / "b.log", controllers)
                 id_b = b.identity()
@@ -126,21 +107,21 @@ def test_one_leader_reconciles_and_the_standby_takes_over(bare_server: ServerPro
                 out: dict[str, Any] = {"holder": await holder(c), "id_b": id_b}
                 if HAS_RS:
                     await c.create(REPLICASETS, replicaset("le-web", 3))
-                    await until(lambda: _eq(pod_count(c, "le-web"), 3))
+                    await wait_for(lambda: equals(pod_count(c, "le-web"), 3))
                     await asyncio.sleep(1.0)
                     out["pods"] = await pod_count(c, "le-web")
                 out["b_log"] = b.log()
                 # kill -9 the leader: the lease is not released, it must expire
                 a.stop(signal.SIGKILL)
                 killed = time.monotonic()
-                await until(lambda: _is(holder(c), id_b))
+                await wait_for(lambda: equals(holder(c), id_b))
                 out["takeover"] = time.monotonic() - killed
                 lease = await c.get(LEASES, "kube-controller-manager", "kube-system")
                 out["transitions"] = lease["spec"]["leaseTransitions"]
                 if HAS_RS:
                     await c.patch(REPLICASETS, "le-web", {"spec": {"replicas": 5}},
                                   namespace="default")
-                    await until(lambda: _eq(pod_count(c, "le-web"), 5))
+                    await wait_for(lambda: equals(pod_count(c, "le-web"), 5))
                 # a new standby; SIGTERM the leader: it releases, the standby leads at once
                 nonlocal c2
                 c2 = Manager(bare_server, tmp_path / "c.log", controllers)
@@ -150,7 +131,7 @@ def test_one_leader_reconciles_and_the_standby_takes_over(bare_server: ServerPro
                 assert b is not None
                 stopped = time.monotonic()
                 await asyncio.to_thread(b.stop)
-                await until(lambda: _is(holder(c), id_c))
+                await wait_for(lambda: equals(holder(c), id_c))
                 out["handover"] = time.monotonic() - stopped
                 return out
 
@@ -169,20 +150,12 @@ def test_one_leader_reconciles_and_the_standby_takes_over(bare_server: ServerPro
     assert out["handover"] < LEASE_DURATION
 
 
-async def _is(value: Awaitable[str], expected: str) -> bool:
-    return await value == expected
-
-
-async def _eq(value: Awaitable[int], expected: int) -> bool:
-    return await value == expected
-
-
 def test_server_runs_and_restarts_its_components_process(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     try:
         async def leader() -> str:
             async with ApiClient.from_kubeconfig(server.kubeconfig) as c:
-                return await until(lambda: holder(c))
+                return await wait_for(lambda: holder(c))
 
         first = asyncio.run(leader())
         child = _components_pid(server.proc.pid)

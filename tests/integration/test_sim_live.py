@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from kubepy.api.registry import Registry
 from kubepy.client.rest import ApiClient
-from tests.conftest import ServerProcess, start_server
+from tests.conftest import ServerProcess
+from tests.integration.ctrlharness import api_only_server, run, wait_for
 
 Obj = dict[str, Any]
 REG = Registry()
@@ -26,14 +27,7 @@ LEASES = REG.get("coordination.k8s.io", "v1", "leases")
 PREFIX = "live-"
 
 
-@pytest.fixture(scope="module")
-def sim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("sim-live"),
-                          extra=["--disable-controller-manager", "--disable-scheduler"])
-    try:
-        yield server
-    finally:
-        server.stop()
+sim_server = api_only_server("sim-live", name="sim_server")
 
 
 def simulate(server: ServerProcess, log: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -41,17 +35,6 @@ def simulate(server: ServerProcess, log: Path, *extra: str) -> subprocess.Popen[
            "--name-prefix", PREFIX, "--kubeconfig", str(server.kubeconfig),
            "--node-lease-duration-seconds", "4", *extra]
     return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-
-
-async def until(fn: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await fn()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {timeout}s (last: {last!r})")
 
 
 def pod(name: str, node: str, annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
@@ -73,10 +56,6 @@ def simulator(sim_server: ServerProcess, tmp_path_factory: pytest.TempPathFactor
             proc.wait(5)
 
 
-def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
-
-
 def test_nodes_register_ready_with_fresh_leases(sim_server: ServerProcess,
                                                 simulator: subprocess.Popen[bytes]) -> None:
     async def go() -> tuple[list[Obj], Obj, Obj]:
@@ -87,8 +66,8 @@ def test_nodes_register_ready_with_fresh_leases(sim_server: ServerProcess,
                     x["type"] == "Ready" and x["status"] == "True"
                     for x in n["status"].get("conditions", []))]
                 return items if len(ok) == 3 else None
-            nodes = await until(ready)
-            first = await until(lambda: _lease(c, f"{PREFIX}0"))
+            nodes = await wait_for(ready)
+            first = await wait_for(lambda: _lease(c, f"{PREFIX}0"))
             await asyncio.sleep(1.5)  # renewed every quarter of the 4 s lease
             second = await c.get(LEASES, f"{PREFIX}0", "kube-node-lease")
             return nodes, first, second
@@ -126,7 +105,7 @@ def test_bound_pods_run(sim_server: ServerProcess, simulator: subprocess.Popen[b
 
     async def go() -> Obj:
         async with ApiClient.from_kubeconfig(sim_server.kubeconfig) as c:
-            await until(lambda: _lease(c, f"{PREFIX}2"))
+            await wait_for(lambda: _lease(c, f"{PREFIX}2"))
             await c.create(PODS, pod(name, f"{PREFIX}2", annotations, **spec), "default")
 
             async def done() -> Obj | None:
@@ -135,7 +114,7 @@ def test_bound_pods_run(sim_server: ServerProcess, simulator: subprocess.Popen[b
                 return p if p["status"].get("phase") == phase and statuses and \
                     check(statuses[0]) else None
             try:
-                return await until(done)
+                return await wait_for(done)
             finally:
                 await c.delete(PODS, name, "default", grace_period_seconds=0)
 
@@ -151,13 +130,13 @@ def test_deletion_honours_the_grace_period(sim_server: ServerProcess,
                                            simulator: subprocess.Popen[bytes]) -> None:
     async def go() -> tuple[float, Obj]:
         async with ApiClient.from_kubeconfig(sim_server.kubeconfig) as c:
-            await until(lambda: _lease(c, f"{PREFIX}0"))
+            await wait_for(lambda: _lease(c, f"{PREFIX}0"))
             await c.create(PODS, pod("graceful", f"{PREFIX}0"), "default")
 
             async def running() -> bool:
                 return (await c.get(PODS, "graceful", "default"))["status"].get(
                     "phase") == "Running"
-            await until(running)
+            await wait_for(running)
             start = time.monotonic()
             terminating = await c.delete(PODS, "graceful", "default", grace_period_seconds=2)
 
@@ -167,7 +146,7 @@ def test_deletion_honours_the_grace_period(sim_server: ServerProcess,
                     return False
                 except Exception:  # noqa: BLE001 - NotFound
                     return True
-            await until(gone)
+            await wait_for(gone)
             return time.monotonic() - start, terminating
 
     elapsed, terminating = run(go())
@@ -180,7 +159,7 @@ def test_stopped_simulator_stops_renewing(sim_server: ServerProcess, tmp_path: P
 
     async def go() -> tuple[Obj, Obj, Obj]:
         async with ApiClient.from_kubeconfig(sim_server.kubeconfig) as c:
-            first = await until(lambda: _lease(c, "gone-0"))
+            first = await wait_for(lambda: _lease(c, "gone-0"))
             await asyncio.sleep(1.5)
             before = await c.get(LEASES, "gone-0", "kube-node-lease")
             proc.send_signal(signal.SIGTERM)
