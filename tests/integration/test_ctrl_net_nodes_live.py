@@ -15,7 +15,7 @@ import contextlib
 import subprocess
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -106,10 +106,11 @@ class NodeCluster(Cluster):
 
 @contextlib.asynccontextmanager
 async def running(server: ServerProcess, modules: tuple[ModuleType, ...], *,
-                  clock: Clock = REAL_CLOCK,
-                  config: ControllerConfig | None = None) -> AsyncIterator[NodeCluster]:
+                  clock: Clock = REAL_CLOCK, config: ControllerConfig | None = None,
+                  kubelet: Callable[[NodeCluster], Awaitable[None]] | None = None
+                  ) -> AsyncIterator[NodeCluster]:
     async with running_controllers(server, modules, prefix="nn", cluster_type=NodeCluster,
-                                   clock=clock, config=config) as cl:
+                                   clock=clock, config=config, kubelet=kubelet) as cl:
         yield cl
 
 
@@ -350,109 +351,105 @@ def _kubectl(server: ServerProcess, *args: str, timeout: float = 60
 
 # ---------------------------------------------------------------------------- disruption
 
+def web_replicaset() -> Obj:
+    return {"metadata": {"name": "web"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+            "containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+async def drain(server: ServerProcess, node: str, timeout: str
+                ) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(_kubectl, server, "drain", node, "--ignore-daemonsets",
+                                   "--delete-emptydir-data", "--timeout", timeout)
+
+
 def test_pdb_status_and_drain_honours_it(server: ServerProcess) -> None:
+    target: list[str] = []  # where the kubelet binds new pods
+
     async def go() -> None:
-        async with running(server, (replicaset, disruption)) as cl:
+        async with running(server, (replicaset, disruption), kubelet=lambda cl: play_kubelet(
+                cl, node_for=lambda pod: target[0])) as cl:
             c, ns = cl.client, cl.namespace
             first = await cl.make_node("drain1")
             second = await cl.make_node("drain2")
-            target = [first]
-            kubelet = asyncio.ensure_future(play_kubelet(cl, node_for=lambda pod: target[0]))
-            try:
-                await c.create(RSS, {"metadata": {"name": "web"}, "spec": {
-                    "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
-                        "containers": [{"name": "c", "image": "nginx"}]}}}}, ns)
-                await c.create(PDBS, {"metadata": {"name": "web-pdb"}, "spec": {
-                    "minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}, ns)
-                await c.create(PDBS, {"metadata": {"name": "pct-pdb"}, "spec": {
-                    "maxUnavailable": "50%", "selector": {"matchLabels": {"app": "web"}}}}, ns)
+            target.append(first)
+            await c.create(RSS, web_replicaset(), ns)
+            await c.create(PDBS, {"metadata": {"name": "web-pdb"}, "spec": {
+                "minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}}, ns)
+            await c.create(PDBS, {"metadata": {"name": "pct-pdb"}, "spec": {
+                "maxUnavailable": "50%", "selector": {"matchLabels": {"app": "web"}}}}, ns)
 
-                async def status(name: str, want: Callable[[Obj], bool]) -> Obj | None:
-                    st = (await c.get(PDBS, name, ns)).get("status") or {}
-                    return st if want(st) else None
-                st = await wait_for(lambda: status("web-pdb", lambda s: s.get(
-                    "currentHealthy") == 2))
-                assert (st["desiredHealthy"], st["expectedPods"], st["disruptionsAllowed"],
-                        st["observedGeneration"]) == (2, 2, 0, 1)
-                [cond] = st["conditions"]
-                assert (cond["type"], cond["status"], cond["reason"]) == (
-                    "DisruptionAllowed", "False", "InsufficientPods")
-                pct = await wait_for(lambda: status("pct-pdb", lambda s: s.get(
-                    "currentHealthy") == 2))
-                assert (pct["desiredHealthy"], pct["expectedPods"],
-                        pct["disruptionsAllowed"]) == (1, 2, 1)
-                assert pct["conditions"][0]["reason"] == "SufficientPods"
-                await c.delete(PDBS, "pct-pdb", ns)  # one budget per pod for eviction
+            async def status(name: str, want: Callable[[Obj], bool]) -> Obj | None:
+                st = (await c.get(PDBS, name, ns)).get("status") or {}
+                return st if want(st) else None
+            st = await wait_for(lambda: status("web-pdb", lambda s: s.get(
+                "currentHealthy") == 2))
+            assert (st["desiredHealthy"], st["expectedPods"], st["disruptionsAllowed"],
+                    st["observedGeneration"]) == (2, 2, 0, 1)
+            [cond] = st["conditions"]
+            assert (cond["type"], cond["status"], cond["reason"]) == (
+                "DisruptionAllowed", "False", "InsufficientPods")
+            pct = await wait_for(lambda: status("pct-pdb", lambda s: s.get(
+                "currentHealthy") == 2))
+            assert (pct["desiredHealthy"], pct["expectedPods"],
+                    pct["disruptionsAllowed"]) == (1, 2, 1)
+            assert pct["conditions"][0]["reason"] == "SufficientPods"
+            await c.delete(PDBS, "pct-pdb", ns)  # one budget per pod for eviction
 
-                # the budget is exhausted: drain is refused until it times out
-                target[0] = second
-                refused = await asyncio.to_thread(
-                    _kubectl, server, "drain", first, "--ignore-daemonsets",
-                    "--delete-emptydir-data", "--timeout", "20s")
-                assert refused.returncode != 0
-                assert "disruption budget" in refused.stderr, refused.stderr
-                on_first = [p for p in (await c.list(PODS, ns))["items"]
-                            if p["spec"].get("nodeName") == first]
-                assert len(on_first) == 2
-                assert (await c.get(NODES, first))["spec"].get("unschedulable") is True
+            # the budget is exhausted: drain is refused until it times out
+            target[0] = second
+            refused = await drain(server, first, "20s")
+            assert refused.returncode != 0
+            assert "disruption budget" in refused.stderr, refused.stderr
+            on_first = [p for p in (await c.list(PODS, ns))["items"]
+                        if p["spec"].get("nodeName") == first]
+            assert len(on_first) == 2
+            assert (await c.get(NODES, first))["spec"].get("unschedulable") is True
 
-                # with room for one disruption the drain goes through, pods move over
-                await c.patch(PDBS, "web-pdb", {"spec": {"minAvailable": 1}}, namespace=ns,
-                              patch_type="merge")
-                await wait_for(lambda: status("web-pdb", lambda s: s.get(
-                    "disruptionsAllowed") == 1 and s.get("observedGeneration") == 2))
-                drained = await asyncio.to_thread(
-                    _kubectl, server, "drain", first, "--ignore-daemonsets",
-                    "--delete-emptydir-data", "--timeout", "20s")
-                assert drained.returncode == 0, drained.stderr
-                assert "evicted" in drained.stdout
+            # with room for one disruption the drain goes through, pods move over
+            await c.patch(PDBS, "web-pdb", {"spec": {"minAvailable": 1}}, namespace=ns,
+                          patch_type="merge")
+            await wait_for(lambda: status("web-pdb", lambda s: s.get(
+                "disruptionsAllowed") == 1 and s.get("observedGeneration") == 2))
+            drained = await drain(server, first, "20s")
+            assert drained.returncode == 0, drained.stderr
+            assert "evicted" in drained.stdout
 
-                async def moved() -> bool:
-                    pods = [p for p in (await c.list(PODS, ns))["items"]
-                            if not p["metadata"].get("deletionTimestamp")]
-                    return len(pods) == 2 and all(p["spec"].get("nodeName") == second
-                                                  for p in pods)
-                await wait_for(moved)
-            finally:
-                kubelet.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await kubelet
+            async def moved() -> bool:
+                pods = [p for p in (await c.list(PODS, ns))["items"]
+                        if not p["metadata"].get("deletionTimestamp")]
+                return len(pods) == 2 and all(p["spec"].get("nodeName") == second
+                                              for p in pods)
+            await wait_for(moved)
     run(go(), timeout=150)
 
 
 def test_concurrent_evictions_never_exceed_the_budget(server: ServerProcess) -> None:
+    target: list[str] = []  # replacements land on the second node, never Ready there
+    ready_on: set[str] = set()
+
     async def go() -> None:
-        async with running(server, (replicaset, disruption)) as cl:
+        async with running(server, (replicaset, disruption), kubelet=lambda cl: play_kubelet(
+                cl, node_for=lambda pod: target[0], state_for=lambda pod: "ready"
+                if pod["spec"].get("nodeName") in ready_on else None)) as cl:
             c, ns = cl.client, cl.namespace
             first = await cl.make_node("budget1")
             second = await cl.make_node("budget2")
-            target = [first]  # replacements land on the second node, never Ready there
-            kubelet = asyncio.ensure_future(play_kubelet(
-                cl, node_for=lambda pod: target[0],
-                state_for=lambda pod: "ready" if pod["spec"].get("nodeName") == first else None))
-            try:
-                await c.create(RSS, {"metadata": {"name": "web"}, "spec": {
-                    "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
-                        "containers": [{"name": "c", "image": "nginx"}]}}}}, ns)
-                await c.create(PDBS, {"metadata": {"name": "web-pdb"}, "spec": {
-                    "minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}, ns)
+            target.append(first)
+            ready_on.add(first)
+            await c.create(RSS, web_replicaset(), ns)
+            await c.create(PDBS, {"metadata": {"name": "web-pdb"}, "spec": {
+                "minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}, ns)
 
-                async def allowed() -> bool:
-                    st = (await c.get(PDBS, "web-pdb", ns)).get("status") or {}
-                    return st.get("currentHealthy") == 2 and st.get("disruptionsAllowed") == 1
-                await wait_for(allowed)
-                originals = {p["metadata"]["name"] for p in (await c.list(PODS, ns))["items"]}
-                target[0] = second
-                result = await asyncio.to_thread(
-                    _kubectl, server, "drain", first, "--ignore-daemonsets",
-                    "--delete-emptydir-data", "--timeout", "12s")
-                left = {p["metadata"]["name"] for p in (await c.list(PODS, ns))["items"]}
-                assert len(originals & left) == 1, (originals, left, result.stdout)
-                assert result.returncode != 0
-            finally:
-                kubelet.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await kubelet
+            async def allowed() -> bool:
+                st = (await c.get(PDBS, "web-pdb", ns)).get("status") or {}
+                return st.get("currentHealthy") == 2 and st.get("disruptionsAllowed") == 1
+            await wait_for(allowed)
+            originals = {p["metadata"]["name"] for p in (await c.list(PODS, ns))["items"]}
+            target[0] = second
+            result = await drain(server, first, "12s")
+            left = {p["metadata"]["name"] for p in (await c.list(PODS, ns))["items"]}
+            assert len(originals & left) == 1, (originals, left, result.stdout)
+            assert result.returncode != 0
     run(go(), timeout=120)
