@@ -64,8 +64,65 @@ def check_and_prune(obj: dict[str, Any], schema: SchemaNode | None, *,
     if schema is None:
         return []
     unknown: list[str] = []
-    _walk(obj, schema, "", unknown, schema.name.rsplit(".", 1)[-1], check_types)
+    _walk(obj, _compiled(schema), "", unknown, schema.name.rsplit(".", 1)[-1], check_types)
     return unknown
+
+
+class _Node:
+    """What ``_walk`` needs of one SchemaNode, computed once (children on first use)."""
+
+    __slots__ = ("node", "types", "struct", "is_map", "props", "preserve", "_values",
+                 "_items", "_fields")
+
+    def __init__(self, node: SchemaNode) -> None:
+        self.node = node
+        self.types = node.types
+        self.struct = node.name.rsplit(".", 1)[-1] if node.name else ""
+        self.is_map = node.is_map
+        self.props = bool(node.raw.get("properties"))
+        self.preserve = bool(node.raw.get("x-kubernetes-preserve-unknown-fields"))
+        self._values: list[_Node | None] = []
+        self._items: list[_Node | None] = []
+        self._fields: dict[str, _Node | None] = {}
+
+    def values(self) -> _Node | None:
+        if not self._values:
+            sub = self.node.map_values()
+            self._values.append(_Node(sub) if sub is not None else None)
+        return self._values[0]
+
+    def items(self) -> _Node | None:
+        if not self._items:
+            sub = self.node.items()
+            self._items.append(_Node(sub) if sub is not None else None)
+        return self._items[0]
+
+    def field(self, name: str) -> _Node | None:
+        try:
+            return self._fields[name]
+        except KeyError:
+            pass
+        sub = self.node.field(name)
+        found = _Node(sub) if sub is not None else None
+        if len(self._fields) < 256:  # declared fields; unknown names are not remembered
+            self._fields[name] = found
+        return found
+
+
+# root schema raw dict id -> (that dict, its compiled node); bounded (custom resource
+# schemas come and go)
+_ROOTS: dict[int, tuple[dict[str, Any], _Node]] = {}
+
+
+def _compiled(schema: SchemaNode) -> _Node:
+    hit = _ROOTS.get(id(schema.raw))
+    if hit is not None and hit[0] is schema.raw and hit[1].node.name == schema.name:
+        return hit[1]
+    if len(_ROOTS) >= 512:
+        _ROOTS.clear()
+    compiled = _Node(schema)
+    _ROOTS[id(schema.raw)] = (schema.raw, compiled)
+    return compiled
 
 
 def _type_ok(value: Any, types: set[str]) -> bool:
@@ -85,27 +142,26 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _walk(value: Any, node: SchemaNode, path: str, unknown: list[str], struct: str,
+def _walk(value: Any, node: _Node, path: str, unknown: list[str], struct: str,
           check_types: bool) -> None:
     types = node.types
-    if not _type_ok(value, types):
+    if value is not None and types and not _type_ok(value, types):
         if not check_types:
             return
         got = _GO_JSON_KIND.get(_JSON_TYPE.get(type(value), ""), "value")
-        raise TypeMismatch(path, _go_type(node), got, struct)
-    if node.name:
-        struct = node.name.rsplit(".", 1)[-1]
+        raise TypeMismatch(path, _go_type(node.node), got, struct)
+    if node.struct:
+        struct = node.struct
     if isinstance(value, dict):
         if node.is_map:
-            values = node.map_values()
+            values = node.values()
             if values is not None:
                 for k, v in value.items():
                     _walk(v, values, _join(path, k), unknown, struct, check_types)
             return
-        props = node.raw.get("properties")
-        if not props:
+        if not node.props:
             return  # untyped object (RawExtension, JSON): anything goes
-        preserve = bool(node.raw.get("x-kubernetes-preserve-unknown-fields"))
+        preserve = node.preserve
         for key in list(value):
             child = node.field(key)
             if child is None:

@@ -23,7 +23,8 @@ from kubepy.api.schema import SchemaNode, schemas
 from kubepy.apiserver import negotiation as neg
 from kubepy.apiserver import strategy
 from kubepy.apiserver.listing import ListResult, list_objects
-from kubepy.apiserver.objects import DeleteOptions, Objects, WriteOptions, clone, not_found
+from kubepy.apiserver.objects import (DeleteOptions, Objects, WriteOptions, clone, not_found,
+                                      now_rfc3339)
 from kubepy.apiserver.requestinfo import RequestInfo
 from kubepy.apiserver.watch import serve_watch
 from kubepy.apiserver.watchcache import CacheHub
@@ -589,4 +590,4 @@ def _now() -> datetime.datetime:
 
 
 def _now_str() -> str:
-    return _now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now_rfc3339()

@@ -59,10 +59,14 @@ def _is_empty(v: Any) -> bool:
 
 def _mode(shape: Shape, lhs: Any, rhs: Any) -> str:
     """How to walk a position holding ``lhs`` and ``rhs`` (either may be ABSENT or null)."""
-    modes = {shape.container(v) for v in (lhs, rhs) if v is not ABSENT and v is not None}
-    if len(modes) != 1:
-        return "leaf"
-    mode = modes.pop()
+    if lhs is ABSENT or lhs is None:
+        if rhs is ABSENT or rhs is None:
+            return "leaf"
+        mode = shape.container(rhs)
+    else:
+        mode = shape.container(lhs)
+        if rhs is not ABSENT and rhs is not None and shape.container(rhs) != mode:
+            return "leaf"
     if mode != "leaf" and _is_empty(lhs) and _is_empty(rhs):
         return "leaf"
     return mode

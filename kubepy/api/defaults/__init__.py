@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
+import orjson
+
 from kubepy.api.defaults import apps, batch, core, misc
 
 __all__ = ["apply_defaults", "defaulter_for"]
@@ -37,8 +39,16 @@ def defaulter_for(group: str, version: str, kind: str) -> Defaulter | None:
     return entry
 
 
+def _deep_copy(obj: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy; through orjson for plain JSON values (several times faster)."""
+    try:
+        return orjson.loads(orjson.dumps(obj))
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(obj)
+
+
 def apply_defaults(group: str, version: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(obj)
+    result = _deep_copy(obj)
     defaulter = defaulter_for(group, version, kind)
     if defaulter is not None:
         defaulter(result)
