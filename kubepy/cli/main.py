@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kubepy.cli import components, server, simulate
+from kubepy.cli import agent, components, server, simulate
 from kubepy.cli.common import default_data_dir
 
 __all__ = ["main", "default_data_dir"]
@@ -28,11 +28,14 @@ def main(argv: list[str] | None = None) -> int:
                                      "orchestrator written in Python")
     sub = parser.add_subparsers(dest="command", required=True)
     server.add_parser(sub)
+    agent.add_parser(sub)
     simulate.add_parser(sub)
     components.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "server":
         return server.run(args)
+    if args.command == "agent":
+        return agent.run(args)
     if args.command == "simulate":
         return simulate.run(args)
     if args.command in ("controller-manager", "scheduler", "components"):

@@ -1,0 +1,411 @@
+"""``Agent``: the kubelet loop of one real node, talking to the API server only through the API.
+
+``start()`` registers the Node (``node``: capacity from the machine, nodeInfo with
+``runc://<version>``), starts renewing its Lease in ``kube-node-lease`` (every quarter of the
+40 s duration) and posting node status (every ``status_frequency`` s), waits for the node
+IPAM controller to set ``spec.podCIDR``, builds the CNI configuration on it, and then watches
+the pods bound here (``fieldSelector=spec.nodeName=<node>``). Pods are synced by one work queue
+keyed ``namespace/name`` (level-triggered; a container's exit enqueues its pod):
+
+* a new pod is started with ``PodRuntime.start_pod`` (a ``Pending`` status with
+  ContainerCreating is posted first); a sandbox or network failure is retried with back-off;
+* its status (``podstatus.pod_status``) is written with one PUT of ``pods/status`` whenever it
+  differs from what the informer holds;
+* once the pod has finished (Succeeded/Failed) its sandbox and network are released at once
+  (``stop_pod``); the last runtime status stays known for later syncs;
+* a pod with ``deletionTimestamp`` is stopped with its ``deletionGracePeriodSeconds``, its
+  directory removed, and the object deleted with ``gracePeriodSeconds=0`` (uid precondition).
+
+``stop()`` ends the loops and leaves the pods running (as a kubelet does on SIGTERM);
+``stop_all_pods`` is for tests and killall. Restarting containers (restartPolicy, back-off),
+probes, the kubelet API and recovery of running pods after a restart are not done yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from kubepy import errors
+from kubepy.api.registry import Registry, ResourceType
+from kubepy.client.clock import REAL_CLOCK, Clock
+from kubepy.client.controller import Controller
+from kubepy.client.factory import SharedInformerFactory
+from kubepy.client.ratelimit import ItemExponentialFailureRateLimiter
+from kubepy.client.rest import ApiClient
+from kubepy.kubelet.agent import node as nodeinfo
+from kubepy.kubelet.agent import podstatus
+from kubepy.kubelet.images.pull import pull_image
+from kubepy.kubelet.images.registry import RegistryClient
+from kubepy.kubelet.images.store import Image, ImageStore
+from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
+from kubepy.kubelet.network.cni import BRIDGE_NAME, NETWORK_NAME
+from kubepy.kubelet.pods.status import rfc3339
+from kubepy.kubelet.pods.worker import PodRuntime, PodStartError, PodState, PodStopError
+from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
+from kubepy.kubelet.simulated import nodes as simnodes
+
+log = logging.getLogger("kubepy.kubelet.agent")
+
+Obj = dict[str, Any]
+_REGISTRY = Registry()
+NODES: ResourceType = _REGISTRY.get("", "v1", "nodes")  # type: ignore[assignment]
+PODS: ResourceType = _REGISTRY.get("", "v1", "pods")  # type: ignore[assignment]
+LEASES: ResourceType = _REGISTRY.get("coordination.k8s.io", "v1", "leases")  # type: ignore[assignment]
+DEFAULT_GRACE = 30
+
+
+@dataclass
+class AgentConfig:
+    node_name: str
+    data_dir: Path                       # the agent's own directory (<data-dir>/agent)
+    node_ip: str = ""
+    cni_bin_dir: str = "/usr/lib/cni"
+    bridge: str = BRIDGE_NAME
+    network_name: str = NETWORK_NAME
+    netns_dir: str = "/run/kubepy/netns"
+    cgroup_parent: str = "kubepy"
+    cluster_dns: list[str] = field(default_factory=lambda: ["10.43.0.10"])
+    cluster_domain: str = "cluster.local"
+    node_labels: dict[str, str] = field(default_factory=dict)
+    insecure_registries: list[str] = field(default_factory=list)
+    lease_duration: int = simnodes.LEASE_DURATION_SECONDS
+    status_frequency: float = 10.0
+    pod_cidr_timeout: float = 120.0
+    workers: int = 8
+
+
+class _PodQueue(Controller):
+    def __init__(self, agent: "Agent", informers: list[Any]) -> None:
+        super().__init__(name="kubelet-pods", workers=agent.config.workers, clock=agent.clock,
+                         informers=informers,
+                         rate_limiter=ItemExponentialFailureRateLimiter(0.5, 30.0))
+        self.agent = agent
+
+    async def reconcile(self, key: str) -> float | None:
+        return await self.agent.sync_pod(key)
+
+
+class Agent:
+    def __init__(self, client: ApiClient, config: AgentConfig, *,
+                 clock: Clock | None = None) -> None:
+        self.client, self.config = client, config
+        self.clock: Clock = clock or REAL_CLOCK
+        self.node_uid = ""
+        self.pod_cidr = ""
+        self.kubelet_version = "v1.32.0+kubepy"
+        self.facts: nodeinfo.MachineFacts | None = None
+        self.runtime: PodRuntime | None = None
+        self.network: PodNetwork | None = None
+        self.netns = NetNSManager(config.netns_dir)
+        self.images = ImageStore(config.data_dir / "images")
+        self.runc = Runc(str(config.data_dir / "runc"))
+        self.informers = SharedInformerFactory(client, clock=self.clock)
+        self.pod_informer = self.informers.informer(
+            PODS, field_selector=f"spec.nodeName={config.node_name}")
+        self.queue = _PodQueue(self, [self.pod_informer])
+        self.pod_informer.add_event_handler(*self.queue.handlers())
+        self.states: dict[str, PodState] = {}       # uid -> state (also after stop_pod)
+        self.uids: dict[str, str] = {}              # pod key -> uid we run
+        self.start_failures: dict[str, str] = {}    # uid -> last sandbox error
+        self._watched: set[str] = set()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._lease: Obj | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.ready = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Register the node and run until ``stop`` (returns once pods are being watched)."""
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.facts = nodeinfo.machine_facts(str(cfg.data_dir), await _runc_version(self.runc))
+        try:
+            version = (await self.client.request("GET", "/version")).get("gitVersion")
+            self.kubelet_version = version or self.kubelet_version
+        except Exception as e:  # noqa: BLE001 - the default version will do
+            log.warning("could not read the server version: %r", e)
+        await self._register()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._lease_loop(), name="kubelet-lease"))
+        self._tasks.append(loop.create_task(self._status_loop(), name="kubelet-node-status"))
+        self.pod_cidr = await self._wait_for_pod_cidr()
+        self._build_runtime()
+        self.informers.start()
+        self._tasks.append(loop.create_task(self.queue.run(), name="kubelet-pods"))
+        await self.pod_informer.has_synced.wait()
+        self.ready.set()
+        log.info("node %s ready: podCIDR %s, bridge %s", cfg.node_name, self.pod_cidr,
+                 cfg.bridge)
+
+    def _build_runtime(self) -> None:
+        cfg = self.config
+        conf = build_conflist(pod_cidr=self.pod_cidr, name=cfg.network_name, bridge=cfg.bridge,
+                              ipam_data_dir=str(cfg.data_dir / "cni" / "ipam"))
+        self.network = PodNetwork(cfg.cni_bin_dir, conf, cfg.data_dir / "cni")
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=600, sock_connect=10))
+        registry = RegistryClient(self._session, insecure_registries=cfg.insecure_registries)
+
+        async def pull(ref: str) -> Image:
+            return await pull_image(self.images, registry, ref)
+
+        self.runtime = PodRuntime(
+            str(cfg.data_dir), self.images, self.runc, self.network, netns=self.netns,
+            watcher=ExitWatcher(), cgroup_parent=cfg.cgroup_parent,
+            cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
+            host_ip=cfg.node_ip, pull=pull)
+
+    async def stop(self) -> None:
+        """End the loops; pods keep running."""
+        await self.queue.shutdown()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+        await self.informers.stop()
+        if self._session is not None:
+            await self._session.close()
+
+    async def stop_all_pods(self, grace: float = 0) -> list[str]:
+        """Stop every pod this process runs; the problems met."""
+        problems: list[str] = []
+        if self.runtime is None:
+            return problems
+        for uid in list(self.runtime.pods):
+            try:
+                await self.runtime.stop_pod(uid, grace)
+            except PodStopError as e:
+                problems.append(str(e))
+        return problems
+
+    # ------------------------------------------------------------------ node
+
+    def _node_status(self, old: Obj | None) -> Obj:
+        assert self.facts is not None
+        return nodeinfo.node_status(self.config.node_name, self.facts, self.config.node_ip,
+                                    self.kubelet_version, old, self.clock.now())
+
+    async def _register(self) -> None:
+        assert self.facts is not None
+        cfg = self.config
+        body = nodeinfo.new_node(cfg.node_name, self.facts, cfg.node_ip, self.kubelet_version,
+                                 self.clock.now(), labels=cfg.node_labels)
+        delay = 0.5
+        while True:
+            try:
+                try:
+                    created = await self.client.create(NODES, body)
+                except errors.AlreadyExists:
+                    created = await self.client.get(NODES, cfg.node_name)
+                    created = await self.client.update(
+                        NODES, {**created, "status": self._node_status(created.get("status"))},
+                        subresource="status")
+                self.node_uid = created["metadata"]["uid"]
+                log.info("registered node %s", cfg.node_name)
+                return
+            except (errors.StatusError, aiohttp.ClientError, OSError) as e:
+                log.warning("registering node %s failed, retrying: %r", cfg.node_name, e)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _wait_for_pod_cidr(self) -> str:
+        deadline = self.clock.monotonic() + self.config.pod_cidr_timeout
+        while True:
+            node = await self.client.get(NODES, self.config.node_name)
+            cidr = (node.get("spec") or {}).get("podCIDR")
+            if cidr:
+                return str(cidr)
+            if self.clock.monotonic() > deadline:
+                raise TimeoutError(f"node {self.config.node_name} got no spec.podCIDR in "
+                                   f"{self.config.pod_cidr_timeout}s (is the node IPAM "
+                                   f"controller running with --cluster-cidr?)")
+            await self.clock.sleep(0.2)
+
+    async def renew_lease(self) -> None:
+        name, ns = self.config.node_name, simnodes.NODE_LEASE_NAMESPACE
+        now, duration = self.clock.now(), self.config.lease_duration
+        if self._lease is None:
+            try:
+                self._lease = await self.client.get(LEASES, name, ns)
+            except errors.NotFound:
+                self._lease = await self.client.create(
+                    LEASES, simnodes.new_lease(name, self.node_uid, now, duration))
+                return
+        try:
+            self._lease = await self.client.update(
+                LEASES, simnodes.renewed_lease(self._lease, name, now, duration))
+        except (errors.Conflict, errors.NotFound):
+            self._lease = None
+            raise
+
+    async def _lease_loop(self) -> None:
+        interval = self.config.lease_duration / 4
+        while True:
+            try:
+                await self.renew_lease()
+                await self.clock.sleep(interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - keep renewing
+                log.warning("renewing the lease failed: %r", e)
+                await self.clock.sleep(0.5)
+
+    async def post_node_status(self) -> None:
+        current = await self.client.get(NODES, self.config.node_name)
+        await self.client.update(NODES, {**current, "status": self._node_status(
+            current.get("status"))}, subresource="status")
+
+    async def _status_loop(self) -> None:
+        while True:
+            try:
+                await self.clock.sleep(self.config.status_frequency)
+                await self.post_node_status()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - keep posting
+                log.warning("posting node status failed: %r", e)
+
+    # ------------------------------------------------------------------ pods
+
+    def _now(self) -> str:
+        return rfc3339(self.clock.now().timestamp())
+
+    async def sync_pod(self, key: str) -> float | None:
+        assert self.runtime is not None
+        pod = self.pod_informer.store.get(key)
+        known = self.uids.get(key)
+        if known and (pod is None or pod["metadata"].get("uid") != known):
+            await self._terminate(known, None, 0)   # gone (force-deleted) or replaced
+            self.uids.pop(key, None)
+        if pod is None:
+            return None
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        if meta.get("deletionTimestamp"):
+            grace = meta.get("deletionGracePeriodSeconds")
+            if grace is None:
+                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds",
+                                                    DEFAULT_GRACE)
+            await self._terminate(uid, pod, float(grace))
+            try:
+                await self.client.delete(PODS, meta["name"], meta["namespace"],
+                                         grace_period_seconds=0, preconditions={"uid": uid})
+            except (errors.NotFound, errors.Conflict):
+                pass
+            self.uids.pop(key, None)
+            return None
+        state = self.states.get(uid)
+        if state is None:
+            if (pod.get("status") or {}).get("phase") in podstatus.TERMINAL:
+                return None  # finished before this agent knew it: nothing runs any more
+            return await self._start(key, pod)
+        self._watch_exits(key, state)
+        runtime_status = state.status()
+        running = uid in self.runtime.pods
+        if runtime_status["phase"] in podstatus.TERMINAL and running:
+            await self._release(uid)
+            running = False
+        await self._post(pod, runtime_status, sandbox_ready=running)
+        return None
+
+    async def _start(self, key: str, pod: Obj) -> float | None:
+        assert self.runtime is not None
+        uid = pod["metadata"]["uid"]
+        self.uids[key] = uid
+        now = self._now()
+        if uid not in self.start_failures:
+            await self._post(pod, podstatus.waiting_status(
+                pod, self.config.node_ip, now, "ContainerCreating", ""), sandbox_ready=False)
+        runnable, dropped = podstatus.runnable_pod(pod)
+        if dropped:
+            log.info("pod %s: volumes %s not mounted (projected token volumes are not "
+                     "supported yet)", key, dropped)
+        try:
+            state = await self.runtime.start_pod(runnable)
+        except PodStartError as e:
+            self.start_failures[uid] = str(e)
+            latest = self.pod_informer.store.get(key) or pod
+            await self._post(latest, podstatus.waiting_status(
+                latest, self.config.node_ip, now, "ContainerCreating",
+                f"failed to create the pod sandbox: {e}"), sandbox_ready=False)
+            raise
+        self.start_failures.pop(uid, None)
+        self.states[uid] = state
+        self.queue.enqueue_key(key)   # post the status from the informer's latest pod
+        return None
+
+    def _watch_exits(self, key: str, state: PodState) -> None:
+        for cid, inst in state.instances.items():
+            if cid not in self._watched:
+                self._watched.add(cid)
+                inst.exited.add_done_callback(lambda _t, k=key: self.queue.enqueue_key(k))
+
+    async def _release(self, uid: str) -> None:
+        assert self.runtime is not None
+        try:
+            await self.runtime.stop_pod(uid, 0)
+        except PodStopError as e:
+            log.warning("%s", e)
+
+    async def _terminate(self, uid: str, pod: Obj | None, grace: float) -> None:
+        assert self.runtime is not None
+        if uid in self.runtime.pods:
+            try:
+                await self.runtime.stop_pod(uid, grace)
+            except PodStopError as e:
+                log.warning("%s", e)
+        state = self.states.pop(uid, None)
+        self.start_failures.pop(uid, None)
+        target = pod or (state.pod if state else None)
+        if target is not None:
+            self.runtime.remove_pod(target)
+        if state is not None:
+            self._watched.difference_update(state.instances)
+
+    async def _post(self, pod: Obj, runtime_status: Obj, *, sandbox_ready: bool) -> None:
+        status = podstatus.pod_status(pod, runtime_status, self._now(),
+                                      sandbox_ready=sandbox_ready)
+        if status == pod.get("status"):
+            return
+        body = copy.copy(pod)
+        body["status"] = status
+        try:
+            await self.client.update(PODS, body, subresource="status")
+        except errors.NotFound:
+            pass
+        except errors.Conflict:
+            # the informer brings the newer pod, which enqueues it again
+            key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            self.queue.enqueue_after(key, 0.1)
+
+
+async def _runc_version(runc: Runc) -> str:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            runc.binary, "--version", stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await proc.communicate()
+        return out.decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def node_name_default() -> str:
+    """The kubelet's default node name: the hostname, lower-cased."""
+    return os.uname().nodename.lower()
+
+
+__all__ = ["Agent", "AgentConfig", "node_name_default"]
