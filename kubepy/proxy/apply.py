@@ -62,16 +62,22 @@ class Iptables:
         await self._run(["sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1"])
 
 
-async def existing_chains(ipt: Iptables) -> dict[str, list[str]]:
-    return {t: rules.our_chains(await ipt.save(t)) for t in TABLES}
+def has_jump(save_output: str, chain: str, args: Sequence[str]) -> bool:
+    """Whether ``iptables-save`` output shows the jump: same chain, target and comment."""
+    target, comment = args[-1], args[args.index("--comment") + 1]
+    return any(line.startswith(f"-A {chain} ") and line.endswith(f"-j {target}")
+               and comment in line for line in save_output.splitlines())
 
 
 async def sync(ipt: Iptables, ruleset: Ruleset, *, route_localnet: bool = False) -> str:
-    """Replace our chains with ``ruleset`` and ensure the jumps; returns the restore input."""
-    text = rules.render(ruleset, await existing_chains(ipt))
+    """Replace our chains with ``ruleset`` and ensure the jumps (in ``JUMPS`` order, first
+    in each built-in chain); returns the restore input."""
+    saves = {t: await ipt.save(t) for t in TABLES}
+    text = rules.render(ruleset, {t: rules.our_chains(s) for t, s in saves.items()})
     await ipt.restore(text)
-    for jump in JUMPS:
-        await ipt.ensure_rule(jump.table, jump.chain, jump.args)
+    for jump in reversed(JUMPS):
+        if not has_jump(saves[jump.table], jump.chain, jump.args):
+            await ipt.ensure_rule(jump.table, jump.chain, jump.args)
     if route_localnet:
         await ipt.set_route_localnet()
     return text

@@ -320,3 +320,13 @@ def test_jumps_target_our_chains() -> None:
     declared = {(t, c) for t, chains in rules.build([], NODE).tables().items() for c in chains}
     for jump in rules.JUMPS:
         assert (jump.table, jump.args[-1]) in declared, jump
+
+
+@pytest.mark.parametrize("save,want", [
+    (SAVE_NAT, True),
+    (SAVE_NAT.replace("kubepy service portals", "other"), False),
+    (SAVE_NAT.replace("-A PREROUTING -m", "-A OUTPUT -m"), False),
+], ids=["present", "other-comment", "other-chain"])
+def test_has_jump(save: str, want: bool) -> None:
+    jump = next(j for j in rules.JUMPS if j.table == "nat" and j.chain == "PREROUTING")
+    assert apply.has_jump(save, jump.chain, jump.args) is want
