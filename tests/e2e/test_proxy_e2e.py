@@ -5,7 +5,8 @@ bridge) and two backend namespaces hang off it by veth pairs, each running a tin
 that answers with its name. Rules are applied in the CLIENT namespace only (iptables is per
 namespace), with service IPs from a fake range 10.246.0.0/16: nothing on the host changes.
 Checks: a ClusterIP service reaches both backends, a service without endpoints is rejected,
-a NodePort answers on the node address and on 127.0.0.1, a re-sync with one endpoint gone
+a NodePort answers on the node address and on 127.0.0.1, a backend reaching itself through
+the service is masqueraded (hairpin), a re-sync with one endpoint gone
 stops traffic to it, and cleanup leaves no KUBEPY chain or jump. Needs root; missing tools
 fail the test. Fixtures delete the namespaces (and so the veths) even when a test fails.
 """
@@ -70,8 +71,8 @@ class Net:
         self.probe_path = tmp / "probe.py"
         self.probe_path.write_text(PROBE)
 
-    def probe(self, host: str, port: int, n: int = 1) -> list[str]:
-        res = _ns(CLIENT, sys.executable, str(self.probe_path), host, str(port), str(n))
+    def probe(self, host: str, port: int, n: int = 1, *, ns: str = CLIENT) -> list[str]:
+        res = _ns(ns, sys.executable, str(self.probe_path), host, str(port), str(n))
         return json.loads(res.stdout)
 
     def save(self) -> str:
@@ -110,6 +111,9 @@ def net(tmp_path: Path) -> Iterator[Net]:
             _ns(CLIENT, "ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
                 "netns", ns)
             _ns(CLIENT, "ip", "link", "set", host_end, "master", "br0", "up")
+            # as the CNI bridge plugin with hairpinMode: a pod reaching itself through a
+            # service leaves by the port it came in (br_netfilter bridges DNATed frames)
+            _ns(CLIENT, "ip", "link", "set", host_end, "type", "bridge_slave", "hairpin", "on")
             _ns(ns, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
             _ns(ns, "ip", "link", "set", "eth0", "up")
             _ns(ns, "ip", "route", "add", "default", "via", NODE_IP)
@@ -164,6 +168,14 @@ def test_services_in_a_namespace(net: Net) -> None:
     by_node_ip = {r.split()[0] for r in net.probe(NODE_IP, NODE_PORT, 20)}
     assert by_node_ip <= set(BACKENDS) and by_node_ip, by_node_ip
     assert net.probe("127.0.0.1", NODE_PORT, 1)[0].split()[0] in BACKENDS
+
+    # from a backend (PREROUTING): its own connections hairpin back to it masqueraded (the
+    # SEP rule), the other backend sees the pod source; node-port traffic is masqueraded
+    b1, b2 = BACKENDS
+    seen = {tuple(r.split()) for r in net.probe(CLUSTER_IP, 80, 40, ns=b1)}
+    assert seen == {(b1, NODE_IP), (b2, BACKENDS[b1])}, seen
+    seen = {tuple(r.split()) for r in net.probe(NODE_IP, NODE_PORT, 20, ns=b1)}
+    assert {peer for _, peer in seen} == {NODE_IP}, seen
 
     # a second sync is idempotent: same restore input, no duplicated jump rules
     again = net.sync(services, [_slice("web", list(BACKENDS.values()))])
