@@ -187,6 +187,21 @@ def _meta(obj: dict[str, Any] | None) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+# root shape id -> (shape, its zero object); only read (compared against), never mutated
+_ZEROS: dict[int, tuple[Shape, dict[str, Any]]] = {}
+
+
+def _zero_object(shape: Shape) -> dict[str, Any]:
+    hit = _ZEROS.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    if len(_ZEROS) >= 512:
+        _ZEROS.clear()
+    zero = zero_object(shape)
+    _ZEROS[id(shape)] = (shape, zero)
+    return zero
+
+
 def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, manager: str,
                           schema: SchemaNode | None, now: str, api_version: str, subresource: str = "",
                           reset_fields: Iterable[Iterable[str]] | None = None) -> dict[str, Any]:
@@ -209,7 +224,7 @@ def update_managed_fields(old: dict[str, Any] | None, new: dict[str, Any], *, ma
         return _with_managed_fields(new, managed)  # untracked objects stay untracked
     key = ManagerKey.build(manager, UPDATE, api_version, subresource)
     shape = root_shape(schema)
-    live = _without_managed_fields(old) if old is not None else zero_object(shape)
+    live = _without_managed_fields(old) if old is not None else _zero_object(shape)
     try:
         _track_update(live, _without_managed_fields(new), managed, key, now=now, shape=shape,
                       version=api_version, ignored=_ignored(subresource, reset_fields))

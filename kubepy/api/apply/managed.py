@@ -145,15 +145,16 @@ def encode_managed_fields(managed: Managed) -> list[dict[str, Any]]:
         if key.subresource:
             entry["subresource"] = key.subresource
         entries.append(entry)
-    entries.sort(
-        key=lambda e: (
-            e["operation"],
-            _seconds(e.get("time")),
-            e["manager"],
-            e["apiVersion"],
-            e.get("subresource", ""),
+    if len(entries) > 1:
+        entries.sort(
+            key=lambda e: (
+                e["operation"],
+                _seconds(e.get("time")),
+                e["manager"],
+                e["apiVersion"],
+                e.get("subresource", ""),
+            )
         )
-    )
     return entries
 
 

@@ -61,7 +61,7 @@ def _namespaced(group: str, version: str, kind: str, namespaced: bool | None) ->
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
+    return meta if isinstance(meta, (dict, Mapping)) else {}
 
 
 def validate_create(group: str, version: str, kind: str, obj: Mapping[str, Any], *,

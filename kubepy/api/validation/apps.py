@@ -23,7 +23,7 @@ _PERCENT = re.compile(r"^[0-9]+%$")
 
 
 def _m(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, (dict, Mapping)) else {}
 
 
 def _nonnegative(value: Any, path: str) -> list[Cause]:
@@ -37,7 +37,7 @@ def validate_workload_template(spec: Mapping[str, Any], kind_word: str) -> list[
     the word "deployment" upstream, and so do we)."""
     causes: list[Cause] = []
     selector = spec.get("selector")
-    if not isinstance(selector, Mapping):
+    if not isinstance(selector, (dict, Mapping)):
         causes.append(f.required("spec.selector"))
     else:
         causes += validate_label_selector(selector, "spec.selector")
@@ -45,10 +45,10 @@ def validate_workload_template(spec: Mapping[str, Any], kind_word: str) -> list[
             causes.append(f.invalid("spec.selector", f.go_label_selector(selector),
                                     f"empty selector is invalid for {kind_word}"))
     template = spec.get("template")
-    if not isinstance(template, Mapping):
+    if not isinstance(template, (dict, Mapping)):
         return causes + [f.required("spec.template")]
     raw_labels = _m(template.get("metadata")).get("labels")
-    if isinstance(selector, Mapping) and (selector.get("matchLabels") or
+    if isinstance(selector, (dict, Mapping)) and (selector.get("matchLabels") or
                                           selector.get("matchExpressions")):
         if not selector_matches(selector, _m(raw_labels)):
             causes.append(f.invalid("spec.template.metadata.labels",

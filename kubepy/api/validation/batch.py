@@ -27,7 +27,7 @@ CRONJOB_NAME_MAX = 52  # 63 minus the 11 characters of the "-<timestamp>" job su
 
 
 def _m(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, (dict, Mapping)) else {}
 
 
 def _nonnegative(value: Any, path: str) -> list[Cause]:
@@ -70,7 +70,7 @@ def validate_job_spec(spec: Any, path: str = "spec", *, template_only: bool = Fa
         if selector is not None:
             causes.append(f.invalid(f.child(path, "selector"), f.go_label_selector(selector),
                                     "`selector` will be auto-generated"))
-    elif not isinstance(selector, Mapping):
+    elif not isinstance(selector, (dict, Mapping)):
         causes.append(f.required(f.child(path, "selector")))
     else:
         causes += validate_label_selector(selector, f.child(path, "selector"))
@@ -89,7 +89,7 @@ def validate_job(job: Obj) -> list[Cause]:
     uid = _m(job.get("metadata")).get("uid")
     selector = spec.get("selector")
     # ValidateGeneratedSelector: a generated selector must select this job's uid.
-    if spec.get("manualSelector") is not True and uid and isinstance(selector, Mapping):
+    if spec.get("manualSelector") is not True and uid and isinstance(selector, (dict, Mapping)):
         if not selector_matches(selector, {CONTROLLER_UID_LABEL: uid}):
             causes.append(f.invalid("spec.selector", f.go_label_selector(selector),
                                     "`selector` not auto-generated"))

@@ -42,7 +42,7 @@ STANDARD_FINALIZERS = {"kubernetes"}
 
 
 def _m(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, (dict, Mapping)) else {}
 
 
 def _quantity(value: Any) -> Any:
@@ -82,7 +82,7 @@ def validate_pod_update(new: Obj, old: Obj) -> list[Cause]:
 
 def validate_pod_template_spec(template: Any, path: str) -> list[Cause]:
     """``ValidatePodTemplateSpec``: template labels/annotations and the pod spec."""
-    if not isinstance(template, Mapping):
+    if not isinstance(template, (dict, Mapping)):
         return [f.required(path)]
     meta = _m(template.get("metadata"))
     return (validate_labels(meta.get("labels"), f.child(path, "metadata", "labels"))
@@ -104,7 +104,7 @@ def validate_replication_controller(rc: Obj) -> list[Cause]:
         causes.append(f.required("spec.selector"))
     causes += validate_labels(selector, "spec.selector")
     template = spec.get("template")
-    if not isinstance(template, Mapping):
+    if not isinstance(template, (dict, Mapping)):
         return causes + [f.required("spec.template")]
     labels = _m(_m(template.get("metadata")).get("labels"))
     if selector and any(labels.get(k) != v for k, v in selector.items()):

@@ -32,7 +32,7 @@ def validate_label_name(name: str, path: str) -> list[Cause]:
 
 def validate_labels(labels: Any, path: str) -> list[Cause]:
     causes: list[Cause] = []
-    if not isinstance(labels, Mapping):
+    if not isinstance(labels, (dict, Mapping)):
         return causes
     for k in sorted(labels):
         causes += validate_label_name(k, path)
@@ -46,7 +46,7 @@ def validate_labels(labels: Any, path: str) -> list[Cause]:
 
 def validate_annotations(annotations: Any, path: str) -> list[Cause]:
     causes: list[Cause] = []
-    if not isinstance(annotations, Mapping):
+    if not isinstance(annotations, (dict, Mapping)):
         return causes
     total = 0
     for k in sorted(annotations):
@@ -69,7 +69,7 @@ def validate_owner_references(refs: Any, path: str) -> list[Cause]:
         return causes
     controller = ""
     for ref in refs:
-        if not isinstance(ref, Mapping):
+        if not isinstance(ref, (dict, Mapping)):
             causes.append(f.invalid(path, ref, "must be an object"))
             continue
         api_version, kind = ref.get("apiVersion") or "", ref.get("kind") or ""
@@ -115,7 +115,7 @@ def validate_object_meta(meta: Any, *, namespaced: bool,
                          name_fn: NameValidator, path: str = "metadata") -> list[Cause]:
     """``ValidateObjectMeta``. A missing name with a generateName is accepted: the
     apiserver fills the name in before it validates."""
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, (dict, Mapping)):
         return [f.required(f.child(path, "name"), "name or generateName is required")]
     causes: list[Cause] = []
     generate_name = meta.get("generateName") or ""
@@ -154,8 +154,8 @@ _IDENTITY_FIELDS = ("name", "namespace", "uid", "creationTimestamp", "deletionTi
 def validate_object_meta_update(new: Any, old: Any, path: str = "metadata") -> list[Cause]:
     """``ValidateObjectMetaUpdate``: identity fields are immutable, generation never goes
     down, and no finalizer may be added once deletion has begun."""
-    new = new if isinstance(new, Mapping) else {}
-    old = old if isinstance(old, Mapping) else {}
+    new = new if isinstance(new, (dict, Mapping)) else {}
+    old = old if isinstance(old, (dict, Mapping)) else {}
     causes: list[Cause] = []
     for name in _IDENTITY_FIELDS:
         causes += f.check_immutable(f.child(path, name), new.get(name), old.get(name))
@@ -180,12 +180,12 @@ def validate_object_meta_update(new: Any, old: Any, path: str = "metadata") -> l
 def validate_label_selector(selector: Any, path: str) -> list[Cause]:
     """``ValidateLabelSelector`` (metav1 validation): matchLabels and matchExpressions."""
     causes: list[Cause] = []
-    if not isinstance(selector, Mapping):
+    if not isinstance(selector, (dict, Mapping)):
         return causes
     causes += validate_labels(selector.get("matchLabels"), f.child(path, "matchLabels"))
     for i, req in enumerate(selector.get("matchExpressions") or []):
         rpath = f.index(f.child(path, "matchExpressions"), i)
-        req = req if isinstance(req, Mapping) else {}
+        req = req if isinstance(req, (dict, Mapping)) else {}
         op, values = req.get("operator"), req.get("values") or []
         if op in ("In", "NotIn"):
             if not values:
@@ -207,7 +207,7 @@ def validate_label_selector(selector: Any, path: str) -> list[Cause]:
 
 def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
     """Whether a metav1.LabelSelector selects ``labels`` (an empty selector selects all)."""
-    if not isinstance(selector, Mapping):
+    if not isinstance(selector, (dict, Mapping)):
         return False
     for k, v in (selector.get("matchLabels") or {}).items():
         if labels.get(k) != v:

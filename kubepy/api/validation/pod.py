@@ -33,7 +33,7 @@ _MODE_ERROR = "must be a number between 0 and 0777 (octal), both inclusive"
 
 
 def _m(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, (dict, Mapping)) else {}
 
 
 def _l(value: Any) -> list[Any]:
@@ -89,26 +89,26 @@ def validate_resources(resources: Any, path: str) -> list[Cause]:
 def _validate_handler(handler: Mapping[str, Any], path: str) -> list[Cause]:
     causes: list[Cause] = []
     http = handler.get("httpGet")
-    if isinstance(http, Mapping):
+    if isinstance(http, (dict, Mapping)):
         causes += validate_port_num_or_name(http.get("port"), f.child(path, "httpGet", "port"))
         if http.get("scheme") not in ("HTTP", "HTTPS"):
             causes.append(f.not_supported(f.child(path, "httpGet", "scheme"),
                                           http.get("scheme"), ("HTTP", "HTTPS")))
     tcp = handler.get("tcpSocket")
-    if isinstance(tcp, Mapping):
+    if isinstance(tcp, (dict, Mapping)):
         causes += validate_port_num_or_name(tcp.get("port"), f.child(path, "tcpSocket", "port"))
     exec_ = handler.get("exec")
-    if isinstance(exec_, Mapping) and not exec_.get("command"):
+    if isinstance(exec_, (dict, Mapping)) and not exec_.get("command"):
         causes.append(f.required(f.child(path, "exec", "command")))
     grpc = handler.get("grpc")
-    if isinstance(grpc, Mapping):
+    if isinstance(grpc, (dict, Mapping)):
         causes += [f.invalid(f.child(path, "grpc", "port"), grpc.get("port"), msg)
                    for msg in is_valid_port_num(grpc.get("port"))]
     return causes
 
 
 def validate_probe(probe: Any, path: str, *, liveness_or_startup: bool) -> list[Cause]:
-    if not isinstance(probe, Mapping):
+    if not isinstance(probe, (dict, Mapping)):
         return []
     handlers = [h for h in _PROBE_HANDLERS if probe.get(h) is not None]
     causes: list[Cause] = []
@@ -293,21 +293,21 @@ def _validate_volumes(volumes: Any, path: str) -> tuple[set[str], list[Cause]]:
             causes.append(f.forbidden(f.child(vpath, extra),
                                       "may not specify more than 1 volume type"))
         secret, config_map = vol.get("secret"), vol.get("configMap")
-        if isinstance(secret, Mapping):
+        if isinstance(secret, (dict, Mapping)):
             if not secret.get("secretName"):
                 causes.append(f.required(f.child(vpath, "secret", "secretName")))
             causes += _validate_mode(secret.get("defaultMode"),
                                      f.child(vpath, "secret", "defaultMode"))
-        if isinstance(config_map, Mapping):
+        if isinstance(config_map, (dict, Mapping)):
             if not config_map.get("name"):
                 causes.append(f.required(f.child(vpath, "configMap", "name")))
             causes += _validate_mode(config_map.get("defaultMode"),
                                      f.child(vpath, "configMap", "defaultMode"))
         host_path = vol.get("hostPath")
-        if isinstance(host_path, Mapping) and not host_path.get("path"):
+        if isinstance(host_path, (dict, Mapping)) and not host_path.get("path"):
             causes.append(f.required(f.child(vpath, "hostPath", "path")))
         pvc = vol.get("persistentVolumeClaim")
-        if isinstance(pvc, Mapping) and not pvc.get("claimName"):
+        if isinstance(pvc, (dict, Mapping)) and not pvc.get("claimName"):
             causes.append(f.required(f.child(vpath, "persistentVolumeClaim", "claimName")))
     return names, causes
 

@@ -27,7 +27,7 @@ POD_UPDATE_FORBIDDEN = (
 
 
 def _changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
+    if isinstance(old, (dict, Mapping)) and isinstance(new, (dict, Mapping)):
         out: list[str] = []
         for k in sorted(set(old) | set(new)):
             out += _changed_paths(old.get(k), new.get(k), f.child(path, k))
