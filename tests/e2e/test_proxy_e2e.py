@@ -6,7 +6,7 @@ that answers with its name. Rules are applied in the CLIENT namespace only (ipta
 namespace), with service IPs from a fake range 10.246.0.0/16: nothing on the host changes.
 Checks: a ClusterIP service reaches both backends, a service without endpoints is rejected,
 a NodePort answers on the node address and on 127.0.0.1, a backend reaching itself through
-the service is masqueraded (hairpin), a re-sync with one endpoint gone
+the service is masqueraded (hairpin), ClientIP affinity sticks, a re-sync with one endpoint gone
 stops traffic to it, and cleanup leaves no KUBEPY chain or jump. Needs root; missing tools
 fail the test. Fixtures delete the namespaces (and so the veths) even when a test fails.
 """
@@ -181,6 +181,13 @@ def test_services_in_a_namespace(net: Net) -> None:
     again = net.sync(services, [_slice("web", list(BACKENDS.values()))])
     assert net.save().count("-j KUBEPY-SERVICES") == saved.count("-j KUBEPY-SERVICES")
     assert "-X " not in again
+
+    # ClientIP session affinity (-m recent): every connection of one client to one backend
+    sticky = _service("sticky", "10.246.0.12")
+    sticky["spec"]["sessionAffinity"] = "ClientIP"
+    net.sync([*services, sticky], [_slice("web", list(BACKENDS.values())),
+                                   _slice("sticky", list(BACKENDS.values()))])
+    assert len({r.split()[0] for r in net.probe("10.246.0.12", 80, 20)}) == 1
 
     # one endpoint gone: its SEP chain is deleted and all traffic goes to the other
     only = list(BACKENDS.values())[:1]
