@@ -82,7 +82,8 @@ class ServiceProxy:
         if self._writer is not None:
             await self._writer(rs)
         else:
-            await apply.sync(self.iptables, rs, route_localnet=self.node.localhost_nodeports)
+            await apply.sync(self.iptables, rs, route_localnet=(self.node.localhost_nodeports
+                                                               and self.sync_count == 0))
         self.last_ruleset = rs
         self.sync_count += 1
 
@@ -103,6 +104,7 @@ class ServiceProxy:
                 await self.sync_once()
             except Exception:  # noqa: BLE001 - any failure: log, keep the old rules, retry
                 log.exception("service proxy sync failed; retrying in %ss", self.retry_period)
+                self._tasks = [t for t in self._tasks if not t.done()]
                 self._tasks.append(asyncio.get_running_loop().create_task(
                     self._mark_after(self.retry_period)))
 
