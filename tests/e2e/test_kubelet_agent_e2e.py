@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import VENV_BIN, ServerProcess, kubectl_binaries, start_server
+from tests.conftest import VENV_BIN, ServerProcess, kubectl_binaries, start_server
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
