@@ -10,7 +10,7 @@ parameters follow what the kube-apiserver publishes for each verb and subresourc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from kubepy.api import registry as reg
 from kubepy.api.openapi import parameters as p
@@ -43,6 +43,17 @@ PATCH_TYPES_CUSTOM = ("application/json-patch+json", "application/merge-patch+js
                       "application/apply-patch+yaml")
 
 RESPONSE_TEXT = {"200": "OK", "201": "Created", "202": "Accepted", "401": "Unauthorized"}
+
+
+def finish_operation(out: dict[str, Any], op: "Operation", responses: dict[str, Any]) -> None:
+    """What every operation ends with in both document versions: the 401 response and the
+    ``x-kubernetes-action`` / ``x-kubernetes-group-version-kind`` extensions."""
+    responses["401"] = {"description": RESPONSE_TEXT["401"]}
+    out["responses"] = responses
+    if op.action:
+        out["x-kubernetes-action"] = op.action
+    if op.gvk:
+        out["x-kubernetes-group-version-kind"] = op.gvk
 
 _CONNECT = ("attach", "exec", "portforward", "proxy")
 _CONNECT_METHODS = {"get": "get", "create": "post", "update": "put", "delete": "delete",

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 
 from kubepy.api.openapi.definitions import REF_PREFIX, closure
 from kubepy.api.openapi.parameters import Param
-from kubepy.api.openapi.paths import RESPONSE_TEXT, STRING, Operation, PathItem
+from kubepy.api.openapi.paths import (RESPONSE_TEXT, STRING, Operation, PathItem,
+                                      finish_operation)
 from kubepy.api.openapi.v3 import used_definitions
 
 PREFIX = REF_PREFIX["v2"]
@@ -58,12 +59,7 @@ def operation(op: Operation) -> dict[str, Any]:
         if definition is not None:
             response["schema"] = _schema(definition)
         responses[code] = response
-    responses["401"] = {"description": RESPONSE_TEXT["401"]}
-    out["responses"] = responses
-    if op.action:
-        out["x-kubernetes-action"] = op.action
-    if op.gvk:
-        out["x-kubernetes-group-version-kind"] = op.gvk
+    finish_operation(out, op, responses)
     return out
 
 

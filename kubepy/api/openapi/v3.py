@@ -20,7 +20,8 @@ import orjson
 
 from kubepy.api.openapi.definitions import REF_PREFIX, closure
 from kubepy.api.openapi.parameters import Param
-from kubepy.api.openapi.paths import RESPONSE_TEXT, STRING, Operation, PathItem
+from kubepy.api.openapi.paths import (RESPONSE_TEXT, STRING, Operation, PathItem,
+                                      finish_operation)
 
 OPENAPI_VERSION = "3.0.0"
 PREFIX = REF_PREFIX["v3"]
@@ -70,12 +71,7 @@ def operation(op: Operation) -> dict[str, Any]:
         if definition is not None:
             response["content"] = {t: {"schema": _schema(definition)} for t in op.produces}
         responses[code] = response
-    responses["401"] = {"description": RESPONSE_TEXT["401"]}
-    out["responses"] = responses
-    if op.action:
-        out["x-kubernetes-action"] = op.action
-    if op.gvk:
-        out["x-kubernetes-group-version-kind"] = op.gvk
+    finish_operation(out, op, responses)
     return out
 
 
