@@ -1,0 +1,49 @@
+"""What the kubelet server needs to know about pods and containers (contract C4).
+
+The server (logs, exec, attach, port-forward) never looks at the pod workers itself: the
+agent hands it a ``StreamingRuntime`` that answers, for a namespace/name (and container),
+where the pod's network namespace is, which container instance is current, where its CRI
+logs are and how to reach its conmon. Refs are frozen snapshots; the server asks again when
+it needs fresh facts (``follow`` re-queries ``container`` to learn that the container
+stopped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    pod_uid: str
+    namespace: str
+    pod_name: str
+    container_name: str
+    container_id: str | None  # running (or last) instance; None if never created
+    running: bool
+    log_path: str | None  # current instance's CRI log
+    previous_log_path: str | None  # the instance before (restartCount-1), if any
+    tty: bool
+    stdin: bool
+    stdin_once: bool
+    attach_socket: str | None  # conmon's attach unix socket (ConmonRunner.attach_socket)
+    ctl_path: str | None  # conmon's ctl FIFO (ConmonRunner.ctl_path)
+
+
+@dataclass(frozen=True)
+class PodRef:
+    uid: str
+    namespace: str
+    name: str
+    netns_path: str | None  # None for hostNetwork pods
+    containers: tuple[str, ...]
+
+
+class StreamingRuntime(Protocol):
+    def pod(self, namespace: str, name: str) -> PodRef | None: ...
+
+    def container(self, namespace: str, name: str, container: str) -> ContainerRef | None: ...
+
+    def runc_command(self) -> list[str]:  # e.g. ["runc", "--root", "<dir>"]
+        ...
