@@ -80,6 +80,8 @@ class AgentConfig:
     status_frequency: float = 10.0
     pod_cidr_timeout: float = 120.0
     workers: int = 8
+    kubelet_port: int = 10250            # the kubelet API (HTTPS); 0 = any free port
+    client_ca_pem: bytes = b""           # CA of accepted client certs; empty = no kubelet API
 
 
 class _PodQueue(Controller):
@@ -120,6 +122,7 @@ class Agent:
         self._lease: Obj | None = None
         self._session: aiohttp.ClientSession | None = None
         self.ready = asyncio.Event()
+        self.kubelet_port = config.kubelet_port   # the port really listened on (advertised)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -196,13 +199,15 @@ class Agent:
     def _node_status(self, old: Obj | None) -> Obj:
         assert self.facts is not None
         return nodeinfo.node_status(self.config.node_name, self.facts, self.config.node_ip,
-                                    self.kubelet_version, old, self.clock.now())
+                                    self.kubelet_version, old, self.clock.now(),
+                                    kubelet_port=self.kubelet_port)
 
     async def _register(self) -> None:
         assert self.facts is not None
         cfg = self.config
         body = nodeinfo.new_node(cfg.node_name, self.facts, cfg.node_ip, self.kubelet_version,
-                                 self.clock.now(), labels=cfg.node_labels)
+                                 self.clock.now(), labels=cfg.node_labels,
+                                 kubelet_port=self.kubelet_port)
         delay = 0.5
         while True:
             try:

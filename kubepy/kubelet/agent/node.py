@@ -95,9 +95,10 @@ def node_labels(name: str, facts: MachineFacts, extra: dict[str, str] | None = N
 
 
 def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
-                old: Obj | None, now: datetime) -> Obj:
+                old: Obj | None, now: datetime, *, kubelet_port: int = KUBELET_PORT) -> Obj:
     """The status this kubelet posts (``old``: the node's current status, if any; fields
-    other writers own, such as ``images`` or volumes, are kept)."""
+    other writers own, such as ``images`` or volumes, are kept); ``kubelet_port`` is the
+    port the kubelet API really listens on (``daemonEndpoints``)."""
     status: Obj = dict(old or {})
     status["capacity"] = capacity(facts)
     status["allocatable"] = allocatable(facts)
@@ -105,7 +106,7 @@ def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: s
     status["conditions"] = node_conditions(status.get("conditions") or [], now)
     status["addresses"] = [{"type": "InternalIP", "address": node_ip},
                            {"type": "Hostname", "address": name}]
-    status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": KUBELET_PORT}}
+    status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
     status["nodeInfo"] = {
         "machineID": facts.machine_id, "systemUUID": facts.system_uuid,
         "bootID": facts.boot_id, "kernelVersion": facts.kernel, "osImage": facts.os_image,
@@ -119,7 +120,7 @@ def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: s
 
 def new_node(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
              now: datetime, *, labels: dict[str, str] | None = None,
-             taints: list[Obj] | None = None) -> Obj:
+             taints: list[Obj] | None = None, kubelet_port: int = KUBELET_PORT) -> Obj:
     node: Obj = {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": node_labels(name, facts, labels),
@@ -127,7 +128,8 @@ def new_node(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
                                      "volumes.kubernetes.io/controller-managed-attach-detach":
                                          "true"}},
         "spec": {},
-        "status": node_status(name, facts, node_ip, kubelet_version, None, now),
+        "status": node_status(name, facts, node_ip, kubelet_version, None, now,
+                              kubelet_port=kubelet_port),
     }
     if taints:
         node["spec"]["taints"] = [dict(t) for t in taints]
