@@ -10,8 +10,12 @@ while init containers run (for init containers themselves too) and ``ContainerCr
 otherwise. A terminated container's reason is ``OOMKilled`` when the OOM killer killed a
 process of it, else ``Completed`` for exit code 0 and ``Error`` for any other.
 
-Without probes (not implemented yet) a running container is started and ready; an init
-container is ready once it has completed successfully.
+A restarted container's record keeps the instance before in ``last`` (``lastState``); an
+exited container waiting out its crash back-off (``backoff_message``) shows as waiting with
+reason ``CrashLoopBackOff`` and itself as ``lastState``. A running container is started once
+its startup probe passed (``probe_started``) and ready while its readiness probe passes
+(``probe_ready``; both True without probes); an init container is ready once it has
+completed successfully.
 
 ``pod_phase`` follows the kubelet's rules: Pending until every init container succeeded and
 every app container has been started; Failed when an init container failed and the pod does
@@ -52,6 +56,10 @@ class ContainerRecord:
     exit_code: int | None = None
     oom_killed: bool = False
     restart_count: int = 0
+    last: "ContainerRecord | None" = None   # the instance before (lastState.terminated)
+    backoff_message: str = ""  # exited and waiting to restart: CrashLoopBackOff's message
+    probe_ready: bool = True   # readiness probe result (True without a probe)
+    probe_started: bool = True  # startup probe passed (True without a probe)
 
 
 def rfc3339(t: float) -> str:
@@ -66,6 +74,19 @@ def terminated_reason(exit_code: int | None, oom_killed: bool) -> str:
 
 def container_state(record: ContainerRecord) -> Obj:
     """The ``state`` object (one of waiting, running, terminated) of a record."""
+    if record.phase is ContainerPhase.EXITED and record.backoff_message:
+        return {"waiting": {"reason": "CrashLoopBackOff", "message": record.backoff_message}}
+    return terminated_or_current(record)
+
+
+def last_state(record: ContainerRecord) -> Obj:
+    """``lastState``: the instance before, or (in CrashLoopBackOff) the exited one itself."""
+    if record.phase is ContainerPhase.EXITED and record.backoff_message:
+        return terminated_or_current(record)
+    return terminated_or_current(record.last) if record.last is not None else {}
+
+
+def terminated_or_current(record: ContainerRecord) -> Obj:
     if record.phase is ContainerPhase.RUNNING:
         return {"running": {"startedAt": rfc3339(record.started_at or 0)}}
     if record.phase is ContainerPhase.EXITED:
@@ -99,15 +120,16 @@ def container_status(container: Obj, record: ContainerRecord | None, *, init: bo
                                  else "ContainerCreating")
     running = record.phase is ContainerPhase.RUNNING
     succeeded = _succeeded(record)
+    started = running and record.probe_started
     status: Obj = {
         "name": container["name"],
         "state": container_state(record),
-        "lastState": {},
-        "ready": succeeded if init else running,
+        "lastState": last_state(record),
+        "ready": succeeded if init else started and record.probe_ready,
         "restartCount": record.restart_count,
         "image": record.image or container.get("image", ""),
         "imageID": record.image_id,
-        "started": running,
+        "started": started,
     }
     if record.container_id:
         status["containerID"] = full_container_id(record.container_id)
@@ -147,6 +169,8 @@ def pod_phase(pod: Obj, init_records: Mapping[str, ContainerRecord],
     running = waiting = succeeded = failed = 0
     for c in spec.get("containers") or []:
         r = records.get(c["name"])
+        if r is not None and r.phase is ContainerPhase.WAITING and r.last is not None:
+            r = r.last   # restarting: counts as the instance that stopped (kubelet getPhase)
         if r is None or r.phase is ContainerPhase.WAITING:
             waiting += 1
         elif r.phase is ContainerPhase.RUNNING:
