@@ -42,9 +42,18 @@ NETWORK = "kubepy-e2e-agent"
 NODE = "agent-e2e"
 
 
+def cni_nat_state() -> set[str]:
+    """The nat rules of pod networking (the service proxy's KUBEPY-* rules, which a
+    concurrently running server may own, are left out)."""
+    return {r for r in _nat_state() if "KUBEPY" not in r}
+
+
 class Cluster:
-    def __init__(self, tmp: Path, server: ServerProcess) -> None:
+    def __init__(self, tmp: Path, server: ServerProcess, *, bridge: str = BRIDGE,
+                 network: str = NETWORK, node: str = NODE,
+                 pod_cidr: str = "10.247.0.0/24") -> None:
         self.tmp, self.server = tmp, server
+        self.bridge, self.network_name, self.node, self.pod_cidr = bridge, network, node, pod_cidr
         self.data = tmp / "agent-data"
         self.agent_dir = self.data / "agent"
         self.netns_dir = tmp / "netns"
@@ -58,9 +67,9 @@ class Cluster:
 
     def start_agent(self) -> None:
         cmd = [str(VENV_BIN / "kubepy"), "agent", "--server", self.server.url,
-               "--kubeconfig", str(self.server.kubeconfig), "--node-name", NODE,
-               "--data-dir", str(self.data), "--bridge", BRIDGE,
-               "--cni-network-name", NETWORK, "--netns-dir", str(self.netns_dir),
+               "--kubeconfig", str(self.server.kubeconfig), "--node-name", self.node,
+               "--data-dir", str(self.data), "--bridge", self.bridge,
+               "--cni-network-name", self.network_name, "--netns-dir", str(self.netns_dir),
                "--cgroup-parent", self.cgroup_parent, "--node-ip", "127.0.0.1",
                "--log-level", "DEBUG"]
         self.proc = subprocess.Popen(cmd, stdout=open(self.log_path, "ab"),
@@ -108,8 +117,8 @@ class Cluster:
                              f"{self.server.log()[-3000:]}")
 
     def network(self) -> PodNetwork:
-        pod_cidr = "10.247.0.0/24"  # only used to find the bridge and the IPAM dir
-        conf = build_conflist(pod_cidr=pod_cidr, name=NETWORK, bridge=BRIDGE,
+        # the pod CIDR is only used to find the bridge and the IPAM dir
+        conf = build_conflist(pod_cidr=self.pod_cidr, name=self.network_name, bridge=self.bridge,
                               ipam_data_dir=str(self.agent_dir / "cni" / "ipam"))
         return PodNetwork("/usr/lib/cni", conf, self.agent_dir / "cni")
 
@@ -135,7 +144,7 @@ async def _safety_net(c: Cluster) -> list[str]:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     _require()
-    nat_before, links_before = _nat_state(), _links()
+    nat_before, links_before = cni_nat_state(), _links()
     ip_forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     server = start_server(tmp_path / "server", extra=["--cluster-cidr", CLUSTER_CIDR])
     c = Cluster(tmp_path, server)
@@ -149,7 +158,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         server.stop()
         problems = asyncio.run(_safety_net(c))
         assert problems == []
-        assert _nat_state() == nat_before
+        assert cni_nat_state() == nat_before
         assert _links() == links_before
         assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == ip_forward_before
         assert _mounts_under(str(tmp_path)) == []
@@ -161,7 +170,7 @@ def _conditions(pod: Obj) -> dict[str, str]:
 
 def test_agent_runs_pods_for_kubectl(cluster: Cluster) -> None:
     c = cluster
-    nat_before, links_before = _nat_state(), _links()
+    nat_before, links_before = cni_nat_state(), _links()
     c.start_agent()
 
     node = c.wait_for("the node to be Ready with a podCIDR", lambda: (
@@ -193,6 +202,13 @@ def test_agent_runs_pods_for_kubectl(cluster: Cluster) -> None:
     assert conds["PodScheduled"] == "True" and conds["Initialized"] == "True"
     assert conds["Ready"] == "False" and conds["ContainersReady"] == "False"
     assert conds["PodReadyToStartContainers"] == "False"  # sandbox released once finished
+    want_events = {("Pulled", 'Container image "docker.io/library/busybox:e2e" already present '
+                              'on machine'), ("Created", "Created container: bb"),
+                   ("Started", "Started container bb")}
+    c.wait_for("bb's kubelet events", lambda: want_events <= {
+        (e["reason"], e["message"]) for e in c.get(
+            "events", "--field-selector", "involvedObject.name=bb")["items"]
+        if e["source"].get("component") == "kubelet"})
     log_files = list((c.agent_dir / "logs").glob(f"default_bb_*/bb/0.log"))
     assert [p.read_text() for p in log_files] == ["hello\n"]
 
@@ -222,7 +238,7 @@ def test_agent_runs_pods_for_kubectl(cluster: Cluster) -> None:
     assert NetNSManager(c.netns_dir).names() == []
     assert not list((c.agent_dir / "pods").iterdir())
     assert _links() - {BRIDGE} == links_before, "veths left behind"
-    nat_now = _nat_state()
+    nat_now = cni_nat_state()
     assert [r for r in nat_now - nat_before if "CNI-" in r and "HOSTPORT" not in r] == []
 
     assert c.stop_agent() == 0, c.log()

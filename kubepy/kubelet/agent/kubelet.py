@@ -47,7 +47,10 @@ from kubepy.kubelet.images.registry import RegistryClient
 from kubepy.kubelet.images.store import Image, ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.network.cni import BRIDGE_NAME, NETWORK_NAME
-from kubepy.kubelet.pods.status import rfc3339
+from kubepy.client.events import EventRecorder
+from kubepy.kubelet.pods.actions import compute_pod_actions, format_pod
+from kubepy.kubelet.pods.backoff import Backoff, image_key, pod_key_prefix
+from kubepy.kubelet.pods.status import ContainerPhase, rfc3339
 from kubepy.kubelet.pods.worker import PodRuntime, PodStartError, PodState, PodStopError
 from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
 from kubepy.kubelet.simulated import nodes as simnodes
@@ -60,6 +63,7 @@ NODES: ResourceType = _REGISTRY.get("", "v1", "nodes")  # type: ignore[assignmen
 PODS: ResourceType = _REGISTRY.get("", "v1", "pods")  # type: ignore[assignment]
 LEASES: ResourceType = _REGISTRY.get("coordination.k8s.io", "v1", "leases")  # type: ignore[assignment]
 DEFAULT_GRACE = 30
+CREATE_RETRY = 10.0       # a container that could not be created is tried again after this
 
 
 @dataclass
@@ -117,6 +121,9 @@ class Agent:
         self.states: dict[str, PodState] = {}       # uid -> state (also after stop_pod)
         self.uids: dict[str, str] = {}              # pod key -> uid we run
         self.start_failures: dict[str, str] = {}    # uid -> last sandbox error
+        self.backoff = Backoff()                    # crash-looping containers
+        self.image_backoff = Backoff()              # failing image pulls
+        self.events = EventRecorder(client, "kubelet", host=config.node_name, clock=self.clock)
         self._watched: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._lease: Obj | None = None
@@ -165,7 +172,7 @@ class Agent:
             str(cfg.data_dir), self.images, self.runc, self.network, netns=self.netns,
             watcher=ExitWatcher(), cgroup_parent=cfg.cgroup_parent,
             cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
-            host_ip=cfg.node_ip, pull=pull)
+            host_ip=cfg.node_ip, pull=pull, recorder=self._event)
 
     async def stop(self) -> None:
         """End the loops; pods keep running."""
@@ -179,6 +186,7 @@ class Agent:
                 pass
         self._tasks = []
         await self.informers.stop()
+        await self.events.close()
         if self._session is not None:
             await self._session.close()
 
@@ -316,7 +324,11 @@ class Agent:
         if state is None:
             if (pod.get("status") or {}).get("phase") in podstatus.TERMINAL:
                 return None  # finished before this agent knew it: nothing runs any more
-            return await self._start(key, pod)
+            state = await self._start(key, pod)
+        requeue: float | None = None
+        if uid in self.runtime.pods and not state.stopping \
+                and state.phase not in podstatus.TERMINAL:
+            requeue = await self._apply_actions(state)
         self._watch_exits(key, state)
         runtime_status = state.status()
         running = uid in self.runtime.pods
@@ -324,9 +336,10 @@ class Agent:
             await self._release(uid)
             running = False
         await self._post(pod, runtime_status, sandbox_ready=running)
-        return None
+        return requeue
 
-    async def _start(self, key: str, pod: Obj) -> float | None:
+    async def _start(self, key: str, pod: Obj) -> PodState:
+        """Create the sandbox (network, pod files, infra container) of a new pod."""
         assert self.runtime is not None
         uid = pod["metadata"]["uid"]
         self.uids[key] = uid
@@ -339,18 +352,67 @@ class Agent:
             log.info("pod %s: volumes %s not mounted (projected token volumes are not "
                      "supported yet)", key, dropped)
         try:
-            state = await self.runtime.start_pod(runnable)
+            state = await self.runtime.start_sandbox(runnable)
         except PodStartError as e:
             self.start_failures[uid] = str(e)
             latest = self.pod_informer.store.get(key) or pod
+            self._event(latest, "Warning", "FailedCreatePodSandBox",
+                        f"Failed to create pod sandbox: {e}")
             await self._post(latest, podstatus.waiting_status(
                 latest, self.config.node_ip, now, "ContainerCreating",
                 f"failed to create the pod sandbox: {e}"), sandbox_ready=False)
             raise
         self.start_failures.pop(uid, None)
         self.states[uid] = state
-        self.queue.enqueue_key(key)   # post the status from the informer's latest pod
-        return None
+        return state
+
+    async def _apply_actions(self, state: PodState) -> float | None:
+        """One round of ``compute_pod_actions`` applied; when to sync again."""
+        assert self.runtime is not None
+        pod, uid = state.pod, state.uid
+        now = self.clock.now().timestamp()
+        actions = compute_pod_actions(pod, state.init_containers, state.containers,
+                                      backoff=self.backoff, image_backoff=self.image_backoff,
+                                      now=now, unhealthy=self._unhealthy(state))
+        requeue = actions.requeue_after
+        for records in (state.init_containers, state.containers):
+            for name, record in records.items():
+                message = actions.crash_backoff.get(name, "")
+                if message and not record.backoff_message:
+                    self._event(pod, "Warning", "BackOff", f"Back-off restarting failed "
+                                f"container {name} in pod {format_pod(pod)}")
+                record.backoff_message = message
+                if name in actions.image_backoff and record.reason != "ImagePullBackOff":
+                    record.reason, record.message = "ImagePullBackOff", \
+                        actions.image_backoff[name]
+                    self._event(pod, "Normal", "BackOff", actions.image_backoff[name])
+                    self._event(pod, "Warning", "Failed", "Error: ImagePullBackOff")
+        for kill in actions.kill:
+            await self.runtime.kill_container(state, kill.name, _grace(pod),
+                                              message=kill.message)
+            requeue = 0.0
+        for start in actions.start:
+            if state.stopping:
+                break
+            if start.backoff_key is not None:
+                self.backoff.next(start.backoff_key, start.event_time, now)
+            await self.runtime.start_container(state, start.name, init=start.init)
+            record = (state.init_containers if start.init else state.containers)[start.name]
+            if record.reason == "ErrImagePull":
+                ikey = image_key(uid, record.image)
+                self.image_backoff.next(ikey, now, now)
+                requeue = _sooner(requeue, self.image_backoff.remaining_since_update(ikey, now))
+            elif record.phase is ContainerPhase.WAITING:
+                requeue = _sooner(requeue, CREATE_RETRY)
+        return requeue
+
+    def _unhealthy(self, state: PodState) -> dict[str, str]:
+        """Running containers whose liveness (or startup) probe failed: name -> message."""
+        return {}
+
+    def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        self.events.event({"kind": "Pod", "apiVersion": "v1", "metadata": pod["metadata"]},
+                          type_, reason, message)
 
     def _watch_exits(self, key: str, state: PodState) -> None:
         for cid, inst in state.instances.items():
@@ -374,6 +436,8 @@ class Agent:
                 log.warning("%s", e)
         state = self.states.pop(uid, None)
         self.start_failures.pop(uid, None)
+        self.backoff.forget_prefix(pod_key_prefix(uid))
+        self.image_backoff.forget_prefix(pod_key_prefix(uid))
         target = pod or (state.pod if state else None)
         if target is not None:
             self.runtime.remove_pod(target)
@@ -395,6 +459,15 @@ class Agent:
             # the informer brings the newer pod, which enqueues it again
             key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
             self.queue.enqueue_after(key, 0.1)
+
+
+def _grace(pod: Obj) -> float:
+    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return float(DEFAULT_GRACE if value is None else value)
+
+
+def _sooner(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
 
 
 async def _runc_version(runc: Runc) -> str:

@@ -67,6 +67,7 @@ from kubepy.kubelet.runtime.spec import container_spec, sandbox_spec
 
 Obj = dict[str, Any]
 Puller = Callable[[str], Awaitable[Image]]
+Recorder = Callable[[Obj, str, str, str], None]   # (pod, type, reason, message): an Event
 
 TERMINATION_MESSAGE_LIMIT = 4096
 EXIT_WAIT = 15.0
@@ -150,7 +151,8 @@ class PodRuntime:
                  cluster_dns: list[str] | None = None, cluster_domain: str = "cluster.local",
                  host_ip: str = "", host_resolv_conf: str = "/etc/resolv.conf",
                  host_hosts: str = "/etc/hosts", busybox: str = BUSYBOX,
-                 pull: Puller | None = None, clock: Callable[[], float] = time.time) -> None:
+                 pull: Puller | None = None, clock: Callable[[], float] = time.time,
+                 recorder: Recorder | None = None) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self.images, self.runc, self.network = images, runc, network
         self.netns = netns or NetNSManager()
@@ -163,6 +165,7 @@ class PodRuntime:
         self.busybox = busybox
         self.pull = pull
         self.clock = clock
+        self.recorder = recorder
         self.pods: dict[str, PodState] = {}
         self._oom_floor = oom_score_adj_floor()
         self._pause_rootfs: str | None = None
@@ -190,14 +193,7 @@ class PodRuntime:
         uid = pod["metadata"]["uid"]
         if uid in self.pods:
             return self.pods[uid]
-        state = PodState(pod=pod, pod_dir=self.pod_dir(uid), started_at=self.clock(),
-                         host_ip=self.host_ip)
-        self.pods[uid] = state
-        try:
-            await self._start_sandbox(state)
-        except Exception as e:
-            await self.stop_pod(uid, 0)
-            raise PodStartError(f"pod {pod['metadata']['name']}: {e}") from e
+        state = await self.start_sandbox(pod)
         spec = pod.get("spec") or {}
         for c in spec.get("initContainers") or []:
             if state.stopping:
@@ -212,6 +208,23 @@ class PodRuntime:
             if state.stopping:
                 return state
             await self._start_container(state, c, init=False)
+        return state
+
+    async def start_sandbox(self, pod: Obj) -> PodState:
+        """Steps 1-3 only (network, pod files, sandbox): the containers are then started one
+        by one with ``start_container`` (the agent's sync loop). A pod already known is
+        returned as is. Raises PodStartError (after cleaning up) on failure."""
+        uid = pod["metadata"]["uid"]
+        if uid in self.pods:
+            return self.pods[uid]
+        state = PodState(pod=pod, pod_dir=self.pod_dir(uid), started_at=self.clock(),
+                         host_ip=self.host_ip)
+        self.pods[uid] = state
+        try:
+            await self._start_sandbox(state)
+        except Exception as e:
+            await self.stop_pod(uid, 0)
+            raise PodStartError(f"pod {pod['metadata']['name']}: {e}") from e
         return state
 
     async def _start_sandbox(self, state: PodState) -> None:
@@ -274,24 +287,49 @@ class PodRuntime:
             os.makedirs(path, exist_ok=True)
             os.chmod(path, 0o777)
 
-    async def _image(self, container: Obj) -> Image:
+    def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
+        if self.recorder is not None:
+            self.recorder(pod, type_, reason, message)
+
+    async def _image(self, pod: Obj, container: Obj) -> Image:
         ref = container.get("image") or ""
         image = self.images.get(ref)
         policy = container.get("imagePullPolicy") or default_pull_policy(ref)
         action = pull_action(policy, present=image is not None)
         if action is PullAction.NEVER_PULL_ERROR:
+            self._event(pod, "Warning", "ErrImageNeverPull", never_pull_message(ref))
             raise _Waiting("ErrImageNeverPull", never_pull_message(ref))
         # Always with the image present and no puller configured: the present image is used
         if action is PullAction.PULL and (image is None or self.pull is not None):
             if self.pull is None:
                 raise _Waiting("ErrImagePull", f'image "{ref}" is not present and this '
                                                f'node cannot pull')
+            self._event(pod, "Normal", "Pulling", f'Pulling image "{ref}"')
+            began = time.monotonic()
             try:
                 image = await self.pull(ref)
             except Exception as e:
+                self._event(pod, "Warning", "Failed", f'Failed to pull image "{ref}": {e}')
+                self._event(pod, "Warning", "Failed", "Error: ErrImagePull")
                 raise _Waiting("ErrImagePull", f'failed to pull image "{ref}": {e}') from e
+            took = f"{time.monotonic() - began:.3f}s"
+            self._event(pod, "Normal", "Pulled", f'Successfully pulled image "{ref}" in {took} '
+                                                 f'({took} including waiting)')
+        else:
+            self._event(pod, "Normal", "Pulled",
+                        f'Container image "{ref}" already present on machine')
         assert image is not None
         return image
+
+    async def start_container(self, state: PodState, name: str, *,
+                              init: bool) -> _Instance | None:
+        """(Re)start the spec's container *name*; None (and a waiting record) when it cannot
+        be created. An exited instance before it becomes ``lastState`` and counts as a
+        restart; a failed creation before it does not."""
+        spec = state.pod.get("spec") or {}
+        container = next(c for c in spec.get("initContainers" if init else "containers") or []
+                         if c["name"] == name)
+        return await self._start_container(state, container, init=init)
 
     async def _start_container(self, state: PodState, container: Obj, *,
                                init: bool) -> _Instance | None:
@@ -299,14 +337,21 @@ class PodRuntime:
         records = state.init_containers if init else state.containers
         name = container["name"]
         previous = records.get(name)
-        restart_count = previous.restart_count + 1 if previous else 0
+        if previous is None:
+            restart_count, last = 0, None
+        elif previous.phase is ContainerPhase.EXITED:
+            restart_count, last = previous.restart_count + 1, previous
+        else:
+            restart_count, last = previous.restart_count, previous.last
         record = ContainerRecord(name=name, image=container.get("image", ""),
-                                 restart_count=restart_count)
+                                 restart_count=restart_count, last=last)
+        if previous is not None and previous.phase is ContainerPhase.RUNNING:
+            raise RuntimeError(f"container {name} is running")
         records[name] = record
         container_id = secrets.token_hex(32)
         bundle = os.path.join(state.pod_dir, "containers", container_id)
         try:
-            image = await self._image(container)
+            image = await self._image(state.pod, container)
             record.image = image["repo_tags"][0] if image["repo_tags"] else record.image
             record.image_id = image["repo_digests"][0] if image["repo_digests"] else image["id"]
             pid, cgroups_path = await self._create(state, container, image, container_id,
@@ -317,10 +362,12 @@ class PodRuntime:
             return None
         except ContainerConfigError as e:
             record.reason, record.message = "CreateContainerConfigError", str(e)
+            self._event(state.pod, "Warning", "Failed", f"Error: {e}")
             self._discard_bundle(bundle)
             return None
         except (RuncError, OSError) as e:
             record.reason, record.message = "CreateContainerError", str(e)
+            self._event(state.pod, "Warning", "Failed", f"Error: {e}")
             await self._delete_quietly(container_id)
             self._discard_bundle(bundle)
             return None
@@ -328,18 +375,37 @@ class PodRuntime:
         inst = _Instance(container_id, pid, bundle, cgroups_path, asyncio.ensure_future(
             self._watch(record, container_id, pid, bundle, cgroups_path)))
         state.instances[container_id] = inst
+        self._event(state.pod, "Normal", "Created", f"Created container: {name}")
         record.started_at = self.clock()
         try:
             await self.runc.start(container_id)
         except RuncError as e:
             record.reason, record.message = "RunContainerError", str(e)
+            self._event(state.pod, "Warning", "Failed", f"Error: {e}")
             await stop(self.runc, container_id, inst.pid, grace=0)
             await inst.exited
             record.phase = ContainerPhase.WAITING  # never ran: waiting, not terminated
             return None
         if record.phase is ContainerPhase.WAITING:  # it may have exited already
             record.phase = ContainerPhase.RUNNING
+        self._event(state.pod, "Normal", "Started", f"Started container {name}")
         return inst
+
+    async def kill_container(self, state: PodState, name: str, grace: float, *,
+                             init: bool = False, message: str = "") -> None:
+        """Stop the running instance of *name* (SIGTERM, SIGKILL after *grace*) and wait
+        for its exit to be recorded; a Killing event with *message* ("Container c failed
+        liveness probe, will be restarted") or "Stopping container c"."""
+        records = state.init_containers if init else state.containers
+        record = records.get(name)
+        if record is None or record.phase is not ContainerPhase.RUNNING:
+            return
+        inst = state.instances.get(record.container_id)
+        if inst is None or inst.exited.done():
+            return
+        self._event(state.pod, "Normal", "Killing", message or f"Stopping container {name}")
+        await stop(self.runc, inst.container_id, inst.pid, grace=grace)
+        await asyncio.wait([inst.exited], timeout=EXIT_WAIT)
 
     async def _create(self, state: PodState, container: Obj, image: Image, container_id: str,
                       bundle: str, restart_count: int) -> tuple[int, str]:
