@@ -5,6 +5,11 @@ in default (ClusterIP = first address of the service CIDR) with Endpoints and an
 EndpointSlice pointing at the apiserver; the bootstrap RBAC roles (cluster-admin bound to
 system:masters, admin/edit/view, system:discovery, system:basic-user,
 system:public-info-viewer). Existing objects are left as they are.
+
+``ensure_cluster_dns`` adds the cluster DNS Service kube-system/kube-dns (CoreDNS's labels
+and ports, clusterIP = ``--cluster-dns``, no selector: ``kubepy dns`` keeps its Endpoints
+and EndpointSlice pointing at itself); ``kubepy server`` calls it unless coredns is
+disabled.
 """
 
 from __future__ import annotations
@@ -192,3 +197,32 @@ def local_api_services(registry: Registry) -> list[Obj]:
                          "groupPriorityMinimum": 18000 if not group else 17800 - 100 * rank,
                          "versionPriority": 15 - i}})
     return out
+
+
+KUBE_DNS_NAME = "kube-dns"
+KUBE_DNS_NAMESPACE = "kube-system"
+
+
+def kube_dns_service(cluster_dns: str) -> Obj:
+    """kube-system/kube-dns as CoreDNS's manifests (and k3s's) define it, minus the
+    selector: the DNS server is not a pod here, so its endpoints are written by hand."""
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": KUBE_DNS_NAME, "namespace": KUBE_DNS_NAMESPACE,
+                     "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                                "kubernetes.io/name": "CoreDNS"},
+                     "annotations": {"prometheus.io/port": "9153",
+                                     "prometheus.io/scrape": "true"}},
+        "spec": {"type": "ClusterIP", "clusterIP": cluster_dns, "clusterIPs": [cluster_dns],
+                 "sessionAffinity": "None",
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP",
+                            "targetPort": 53},
+                           {"name": "metrics", "port": 9153, "protocol": "TCP",
+                            "targetPort": 9153}]}}
+
+
+async def ensure_cluster_dns(objects: Objects, registry: Registry, *, cluster_dns: str) -> None:
+    """Create kube-system/kube-dns when missing (an existing one is left as it is)."""
+    await objects.hub.wait_fresh()
+    await _ensure(objects, registry, kube_dns_service(cluster_dns))

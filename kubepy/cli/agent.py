@@ -1,5 +1,12 @@
 """``kubepy agent --server URL --kubeconfig F``: the kubelet of this machine as a node of the
-cluster at URL, until SIGINT/SIGTERM (pods keep running then, as with a kubelet).
+cluster at URL, and beside it the service proxy (``kubepy.proxy.ServiceProxy``, kube-proxy's
+iptables mode; ``--disable-kube-proxy`` leaves it out), until SIGINT/SIGTERM (pods keep
+running then, as with a kubelet, and the proxy's rules stay so traffic keeps flowing;
+``kubepy killall`` removes both).
+
+The kubelet API listens on ``--kubelet-port`` and accepts client certificates signed by the
+kubeconfig's cluster CA. Node ports answer on ``--node-ip`` and 127.0.0.1; pod traffic
+leaving ``--cluster-cidr`` is masqueraded.
 
 The agent keeps its state in ``<data-dir>/agent`` (images, runc state, CNI results, pods,
 logs), the image store ``kubepy images`` manages. ``--token`` authenticates with a bearer
@@ -10,10 +17,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import logging
+import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
+
+import yaml
 
 from kubepy.cli.common import default_data_dir, run_until_signalled, setup_logging
 
@@ -43,14 +55,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--insecure-registry", action="append", default=[],
                    help="registry host[:port] reached over plain HTTP (repeatable)")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0)
+    p.add_argument("--kubelet-port", type=int, default=10250,
+                   help="the kubelet API port (0: any free port)")
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16",
+                   help="the pod network: traffic leaving it is masqueraded")
+    p.add_argument("--disable-kube-proxy", action="store_true",
+                   help="do not run the service proxy")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--watch-parent", action="store_true", help=argparse.SUPPRESS)
+
+
+def kubeconfig_ca_pem(path: Path) -> bytes:
+    """The cluster CA (PEM) of the kubeconfig's current context, b"" when it has none."""
+    doc: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+    context_name = doc.get("current-context")
+    context = next((c.get("context") or {} for c in doc.get("contexts") or []
+                    if c.get("name") == context_name), {})
+    cluster = next((c.get("cluster") or {} for c in doc.get("clusters") or []
+                    if c.get("name") == context.get("cluster")), {})
+    if cluster.get("certificate-authority-data"):
+        return base64.b64decode(cluster["certificate-authority-data"])
+    if cluster.get("certificate-authority"):
+        return (path.parent / os.path.expanduser(cluster["certificate-authority"])).read_bytes()
+    return b""
 
 
 def run(args: argparse.Namespace) -> int:
+    from kubepy.client.factory import SharedInformerFactory
     from kubepy.client.kubeconfig import load_kubeconfig
     from kubepy.client.rest import ApiClient
     from kubepy.kubelet.agent.kubelet import Agent, AgentConfig, node_name_default
     from kubepy.kubelet.agent.node import default_node_ip
+    from kubepy.proxy.proxier import ServiceProxy
 
     setup_logging(args.log_level)
     data_dir = (args.data_dir or default_data_dir()).resolve() / "agent"
@@ -64,29 +100,58 @@ def run(args: argparse.Namespace) -> int:
         cluster_dns=[s for s in args.cluster_dns.split(",") if s],
         cluster_domain=args.cluster_domain, node_labels=labels,
         insecure_registries=args.insecure_registry,
-        status_frequency=args.node_status_update_frequency)
+        status_frequency=args.node_status_update_frequency,
+        kubelet_port=args.kubelet_port, client_ca_pem=kubeconfig_ca_pem(args.kubeconfig))
     kube = load_kubeconfig(args.kubeconfig)
+    parent = os.getppid() if args.watch_parent else None
 
     async def main(stop: asyncio.Event) -> None:
         client = ApiClient(args.server, kube.ssl_context, args.token or kube.token,
                            user_agent=f"kubepy-agent/{config.node_name}")
         async with client:
-            agent = Agent(client, config)
-            starting = asyncio.ensure_future(agent.start())
-            waiter = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({starting, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if starting.done() and starting.exception() is not None:
-                waiter.cancel()
-                await agent.stop()
-                raise SystemExit(f"kubepy agent: {starting.exception()}")
-            if starting.done():
-                print(f"kubepy agent: node {config.node_name} ready (podCIDR "
-                      f"{agent.pod_cidr}, InternalIP {node_ip})", flush=True)
-                await stop.wait()
-            starting.cancel()
-            waiter.cancel()
-            print("kubepy agent: stopping (pods keep running)", flush=True)
-            await agent.stop()
+            proxy: ServiceProxy | None = None
+            if not args.disable_kube_proxy:
+                proxy = ServiceProxy(client, SharedInformerFactory(client),
+                                     node_name=config.node_name, node_ips=[node_ip],
+                                     cluster_cidr=args.cluster_cidr)
+                proxy.start()
+            watcher = (asyncio.ensure_future(_watch_parent(parent, stop))
+                       if parent is not None else None)
+            try:
+                await _run_agent(Agent(client, config), stop, node_ip)
+            finally:
+                if proxy is not None:  # the rules stay: traffic keeps flowing
+                    await proxy.stop()
+                    await proxy.informers.stop()
+                if watcher is not None:
+                    watcher.cancel()
 
     run_until_signalled(main)
     return 0
+
+
+async def _run_agent(agent: Any, stop: asyncio.Event, node_ip: str) -> None:
+    starting = asyncio.ensure_future(agent.start())
+    waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if starting.done() and starting.exception() is not None:
+        waiter.cancel()
+        await agent.stop()
+        raise SystemExit(f"kubepy agent: {starting.exception()}")
+    if starting.done():
+        print(f"kubepy agent: node {agent.config.node_name} ready (podCIDR "
+              f"{agent.pod_cidr}, InternalIP {node_ip})", flush=True)
+        await stop.wait()
+    starting.cancel()
+    waiter.cancel()
+    print("kubepy agent: stopping (pods keep running)", flush=True)
+    await agent.stop()
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """The agent ``kubepy server`` runs stops when its parent is gone (even after kill -9)."""
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            log.warning("kubepy server (pid %d) is gone; stopping", parent)
+            stop.set()

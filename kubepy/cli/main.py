@@ -1,5 +1,5 @@
-"""The ``kubepy`` command: ``server``, ``simulate``, ``controller-manager``, ``scheduler``,
-``components`` and ``images`` (and, as they land, agent, killall). Each subcommand lives in its own
+"""The ``kubepy`` command: ``server``, ``agent``, ``killall``, ``simulate``,
+``controller-manager``, ``scheduler``, ``components``, ``dns`` and ``images``. Each subcommand lives in its own
 module of ``kubepy.cli``.
 
 Flags follow k3s (and the Kubernetes components) where they have one.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kubepy.cli import agent, components, server, simulate
+from kubepy.cli import agent, components, dns, killall, server, simulate
 from kubepy.cli.common import default_data_dir
 
 __all__ = ["main", "default_data_dir"]
@@ -29,13 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     server.add_parser(sub)
     agent.add_parser(sub)
+    killall.add_parser(sub)
     simulate.add_parser(sub)
     components.add_parsers(sub)
+    dns.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "server":
         return server.run(args)
     if args.command == "agent":
         return agent.run(args)
+    if args.command == "killall":
+        return killall.run(args)
+    if args.command == "dns":
+        return dns.run(args)
     if args.command == "simulate":
         return simulate.run(args)
     if args.command in ("controller-manager", "scheduler", "components"):

@@ -1,23 +1,44 @@
-"""``kubepy server``: the API server in this process, and (unless disabled) the
-controller-manager and scheduler in one child process (``kubepy components``), started once
-the API server is ready, restarted if it dies, stopped on shutdown.
+"""``kubepy server``: the API server in this process and, as supervised child processes
+started once it is ready (restarted if they die, stopped on shutdown):
 
-Flags follow k3s where k3s has one (``--disable-scheduler``, ``--disable-controller-manager``).
+* the controller-manager and scheduler (``kubepy components``) unless both are disabled;
+* as root and unless ``--disable-agent``: the node agent (``kubepy agent``: kubelet and
+  service proxy) with a node kubeconfig of its own, the control-plane node labels k3s sets,
+  and the cluster DNS server (``kubepy dns``) on the node address, published as the
+  endpoints of kube-system/kube-dns (created here unless ``--disable coredns``).
+
+Flags follow k3s where k3s has one (``--disable-scheduler``, ``--disable-controller-manager``,
+``--disable coredns,servicelb``, ``--disable-kube-proxy``, ``--node-ip``, ``--node-label``,
+``--kubelet-arg`` aside); the isolation flags (``--bridge``, ``--netns-dir``,
+``--cgroup-parent``, ``--cni-bin-dir``) go to the agent as given.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
+import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubepy.cli.common import default_data_dir, run_until_signalled, setup_logging
 
+# what ``--disable`` knows (k3s's packaged components); traefik and local-storage are
+# accepted and ignored, as kubepy has neither
+DISABLE_CHOICES = ("coredns", "servicelb", "traefik", "local-storage", "metrics-server")
+if TYPE_CHECKING:
+    from kubepy.apiserver.certs import KeyPair
+    from kubepy.cli.supervisor import ComponentSupervisor
+
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane=true",
+                        "node-role.kubernetes.io/master=true")
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("server", help="run the control plane (and, later, the node agent)")
+    p = sub.add_parser("server", help="run the control plane and, as root, the node agent")
     p.add_argument("--data-dir", "-d", type=Path, default=None,
                    help="state directory (default /var/lib/kubepy as root, else "
                         "~/.local/share/kubepy)")
@@ -38,6 +59,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--cluster-domain", default="cluster.local")
     p.add_argument("--cluster-dns", default="10.43.0.10")
     p.add_argument("--node-name", default=None)
+    p.add_argument("--disable", action="append", default=[],
+                   help="do not deploy a packaged component: coredns, servicelb "
+                        "(repeatable or comma-separated)")
+    p.add_argument("--disable-kube-proxy", action="store_true",
+                   help="no service proxy in the node agent")
+    p.add_argument("--node-ip", default=None,
+                   help="the node's InternalIP (default: the address of the default route)")
+    p.add_argument("--node-label", action="append", default=[],
+                   help="key=value label for the node (repeatable)")
+    p.add_argument("--kubelet-port", type=int, default=10250,
+                   help="the kubelet API port (0: any free port)")
+    p.add_argument("--cluster-dns-port", type=int, default=10053,
+                   help="port of the cluster DNS server on the node address (0: any free "
+                        "port; the kube-dns Service maps 53 to it)")
+    p.add_argument("--bridge", default=None, help="the pods' Linux bridge (agent)")
+    p.add_argument("--netns-dir", default=None, help="network namespaces dir (agent)")
+    p.add_argument("--cgroup-parent", default=None, help="the pods' cgroup parent (agent)")
+    p.add_argument("--cni-bin-dir", default=None, help="CNI plugins (agent)")
+    p.add_argument("--insecure-registry", action="append", default=[],
+                   help="registry host[:port] reached over plain HTTP (agent; repeatable)")
     p.add_argument("--token", default=None, help="shared secret agents join with")
     p.add_argument("--token-auth-file", default=None,
                    help='static bearer tokens, CSV lines: token,user,uid[,"group1,group2"]')
@@ -48,6 +89,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--log-level", default="INFO")
 
 
+def disabled(args: argparse.Namespace) -> set[str]:
+    """``--disable a,b --disable c`` as a set; unknown names are an error."""
+    out = {s.strip() for item in args.disable for s in item.split(",") if s.strip()}
+    unknown = out - set(DISABLE_CHOICES)
+    if unknown:
+        raise SystemExit(f"kubepy server: --disable: unknown {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(DISABLE_CHOICES)})")
+    return out
+
+
 def component_args(args: argparse.Namespace, kubeconfig: Path) -> list[str]:
     out = ["--kubeconfig", str(kubeconfig), "--cluster-cidr", args.cluster_cidr,
            "--service-cidr", args.service_cidr, "--log-level", args.log_level]
@@ -55,7 +106,59 @@ def component_args(args: argparse.Namespace, kubeconfig: Path) -> list[str]:
         out.append("--disable-controller-manager")
     if args.disable_scheduler:
         out.append("--disable-scheduler")
+    if "servicelb" in disabled(args):
+        out += ["--controllers", "*,-servicelb"]
     return out
+
+
+def agent_skip_reason(args: argparse.Namespace, *, euid: int | None = None) -> str | None:
+    """Why ``kubepy server`` runs no node agent, or None when it runs one."""
+    if args.disable_agent:
+        return "--disable-agent"
+    if (os.geteuid() if euid is None else euid) != 0:
+        return "not running as root (pods need runc, CNI and iptables)"
+    return None
+
+
+def agent_args(args: argparse.Namespace, *, server_url: str, kubeconfig: Path,
+               data_dir: Path, node_name: str, node_ip: str) -> list[str]:
+    """The ``kubepy agent`` command line of this server's node (pure)."""
+    out = ["--server", server_url, "--kubeconfig", str(kubeconfig), "--node-name", node_name,
+           "--node-ip", node_ip, "--data-dir", str(data_dir),
+           "--cluster-dns", args.cluster_dns, "--cluster-domain", args.cluster_domain,
+           "--cluster-cidr", args.cluster_cidr, "--kubelet-port", str(args.kubelet_port),
+           "--log-level", args.log_level, "--watch-parent"]
+    for label in (*CONTROL_PLANE_LABELS, *args.node_label):
+        out += ["--node-label", label]
+    for flag in ("bridge", "netns_dir", "cgroup_parent", "cni_bin_dir"):
+        value = getattr(args, flag)
+        if value is not None:
+            out += ["--" + flag.replace("_", "-"), value]
+    for registry in args.insecure_registry:
+        out += ["--insecure-registry", registry]
+    if args.disable_kube_proxy:
+        out.append("--disable-kube-proxy")
+    return out
+
+
+def dns_args(args: argparse.Namespace, *, kubeconfig: Path, node_name: str,
+             node_ip: str) -> list[str]:
+    """The ``kubepy dns`` command line: listening on the node address (pure)."""
+    return ["--kubeconfig", str(kubeconfig), "--listen", f"{node_ip}:{args.cluster_dns_port}",
+            "--node-name", node_name, "--cluster-domain", args.cluster_domain,
+            "--cluster-dns", args.cluster_dns, "--log-level", args.log_level,
+            "--watch-parent"]
+
+
+def cluster_dns_problem(args: argparse.Namespace) -> str | None:
+    """Why the kube-dns Service cannot have ``--cluster-dns`` as its IP, or None."""
+    try:
+        ip = ipaddress.ip_address(args.cluster_dns.split(",")[0])
+        if ip not in ipaddress.ip_network(args.service_cidr, strict=False):
+            return f"--cluster-dns {ip} is outside --service-cidr {args.service_cidr}"
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     setup_logging(args.log_level)
+    skip_agent = agent_skip_reason(args)
+    run_coredns = "coredns" not in disabled(args)
     config = ServerConfig(
         data_dir=(args.data_dir or default_data_dir()).resolve(),
         bind_address=args.bind_address, port=args.https_listen_port,
@@ -90,6 +195,16 @@ def run(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> None:
         await server.start()
+        assert server.pki is not None and server.objects is not None
+        if run_coredns:
+            problem = cluster_dns_problem(args)
+            if problem:
+                print(f"kubepy: note: no kube-dns Service: {problem}", flush=True)
+            else:
+                from kubepy.apiserver.bootstrap import ensure_cluster_dns
+
+                await ensure_cluster_dns(server.objects, server.registry,
+                                         cluster_dns=args.cluster_dns.split(",")[0])
         workers = [ComponentSupervisor([*sys.argv[2:], "--worker-id", str(i)],
                                        subcommand="server")
                    for i in range(1, config.workers)]
@@ -108,13 +223,18 @@ def run(args: argparse.Namespace) -> int:
                                                server.pki.ca)
             components = ComponentSupervisor(component_args(args, path))
             components.start()
-        if not args.disable_agent:
-            print("kubepy: note: the node agent (kubelet) is not built yet; running the "
-                  "control plane only", flush=True)
+        children: list[ComponentSupervisor] = []
+        if skip_agent:
+            print(f"kubepy: no node agent on this machine: {skip_agent}", flush=True)
+        else:
+            children = start_node(args, config.data_dir, server.server_url(), server.pki.ca,
+                                  run_coredns=run_coredns)
         try:
             await stop.wait()
         finally:
             print("kubepy: shutting down", flush=True)
+            for child in children:
+                await child.stop()
             if components is not None:
                 await components.stop()
             for w in workers:
@@ -123,3 +243,31 @@ def run(args: argparse.Namespace) -> int:
 
     run_until_signalled(main)
     return 0
+
+
+def start_node(args: argparse.Namespace, data_dir: Path, server_url: str, ca: "KeyPair", *,
+               run_coredns: bool) -> list["ComponentSupervisor"]:
+    """Start the node agent (and the cluster DNS next to it) as supervised children."""
+    from kubepy.cli.supervisor import (ComponentSupervisor, write_components_kubeconfig,
+                                       write_node_kubeconfig)
+    from kubepy.kubelet.agent.kubelet import node_name_default
+    from kubepy.kubelet.agent.node import default_node_ip
+
+    node_name = args.node_name or node_name_default()
+    node_ip = args.node_ip or default_node_ip("127.0.0.1")
+    node_kubeconfig = write_node_kubeconfig(data_dir, server_url, ca, node_name)
+    agent = ComponentSupervisor(agent_args(args, server_url=server_url,
+                                           kubeconfig=node_kubeconfig, data_dir=data_dir,
+                                           node_name=node_name, node_ip=node_ip),
+                                subcommand="agent", stop_timeout=20.0)
+    agent.start()
+    print(f"kubepy: node agent started for node {node_name} (InternalIP {node_ip})",
+          flush=True)
+    children = [agent]
+    if run_coredns:
+        kubeconfig = write_components_kubeconfig(data_dir, server_url, ca)
+        dns = ComponentSupervisor(dns_args(args, kubeconfig=kubeconfig, node_name=node_name,
+                                           node_ip=node_ip), subcommand="dns")
+        dns.start()
+        children.insert(0, dns)
+    return children
