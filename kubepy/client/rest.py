@@ -304,9 +304,11 @@ class ApiClient:
                     raise errors_from_status(_status_body(await resp.read()), resp.status)
                 buffer = b""
                 async for chunk in resp.content.iter_any():
-                    buffer += chunk
-                    while b"\n" in buffer:
-                        line, buffer = buffer.split(b"\n", 1)
+                    # one split per chunk: splitting off one line at a time copies the rest
+                    # of a large chunk once per event
+                    lines = (buffer + chunk).split(b"\n")
+                    buffer = lines.pop()
+                    for line in lines:
                         if line.strip():
                             yield _watch_event(orjson.loads(line))
                 if buffer.strip():

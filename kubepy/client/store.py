@@ -53,6 +53,17 @@ def controller_owner_uid_index(obj: Obj) -> list[str]:
             if ref.get("uid") and ref.get("controller")]
 
 
+ORPHAN_NAMESPACE_INDEX = "orphan-namespace"
+
+
+def orphan_namespace_index(obj: Obj) -> list[str]:
+    """The namespace of an object no controller owns (candidates for adoption)."""
+    meta = obj.get("metadata") or {}
+    if any(ref.get("controller") for ref in meta.get("ownerReferences") or []):
+        return []
+    return [meta.get("namespace") or ""]
+
+
 class Store:
     """Objects by key, with secondary indexes kept in step on every write."""
 

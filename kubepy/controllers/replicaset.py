@@ -32,7 +32,8 @@ from kubepy.api.labels import LabelSelector, selector_from_label_selector, selec
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.client.controller import Controller
 from kubepy.client.informer import Informer
-from kubepy.client.store import NAMESPACE_INDEX, controller_owner_uid_index, meta_key
+from kubepy.client.store import NAMESPACE_INDEX, ORPHAN_NAMESPACE_INDEX, \
+    controller_owner_uid_index, meta_key, orphan_namespace_index
 from kubepy.controllers import podcontrol as pc
 from kubepy.controllers.context import ControllerContext
 
@@ -137,6 +138,7 @@ class ReplicaSetController(Controller):
         self.owner_informer: Informer = ctx.informers.informer(kind.rt)
         self.pod_informer: Informer = ctx.informers.informer(PODS)
         self.pod_informer.add_indexer(CONTROLLER_UID_INDEX, controller_owner_uid_index)
+        self.pod_informer.add_indexer(ORPHAN_NAMESPACE_INDEX, orphan_namespace_index)
         self.owner_informer.add_indexer(CONTROLLER_UID_INDEX, controller_owner_uid_index)
         super().__init__(name=kind.component, workers=ctx.workers(kind.component, 5),
                          clock=ctx.clock, informers=[self.owner_informer, self.pod_informer])
@@ -253,7 +255,11 @@ class ReplicaSetController(Controller):
             return None
         meta = owner["metadata"]
         ns = meta.get("namespace", "")
-        candidates = [p for p in self.pod_informer.store.by_index(NAMESPACE_INDEX, ns)
+        # the pods it controls and the namespace's orphans: a pod another controller owns
+        # is never claimed (ControllerRefManager ignores it), so it need not be looked at
+        store = self.pod_informer.store
+        candidates = [p for p in (store.by_index(CONTROLLER_UID_INDEX, meta["uid"])
+                                  + store.by_index(ORPHAN_NAMESPACE_INDEX, ns))
                       if pc.is_pod_active(p)]
         owner_ref = pc.controller_ref(owner, api_version=self.kind.rt.api_version,
                                       kind=self.kind.rt.kind)

@@ -73,10 +73,18 @@ def constraints_of(pod: PodInfo, when: str) -> list[Constraint]:
 
 
 def count_matching(node: NodeInfo, selector: LabelSelector, namespace: str) -> int:
+    """Pods on *node* in *namespace*, not terminating, matching *selector*. Memoised in
+    ``node.memo``, which NodeInfo clears whenever its pods change: the pods of one
+    ReplicaSet are scored against the same nodes over and over."""
     if selector.nothing:
         return 0
-    return sum(1 for p in node.pods.values()
-               if p.namespace == namespace and not p.terminating and selector.matches(p.labels))
+    key = (NAME, namespace, selector)
+    count = node.memo.get(key)
+    if count is None:
+        count = sum(1 for p in node.pods.values() if p.namespace == namespace
+                    and not p.terminating and selector.matches(p.labels))
+        node.memo[key] = count
+    return count
 
 
 def _has_all_keys(labels: dict[str, str], constraints: list[Constraint]) -> bool:
