@@ -23,7 +23,7 @@ CONTROLLER_MODULES: tuple[str, ...] = (
     "namespace", "serviceaccount", "garbagecollector",
     "replicaset", "replicationcontroller", "deployment", "statefulset", "daemonset",
     "job", "cronjob", "endpoints", "endpointslice", "nodeipam", "nodelifecycle",
-    "pvbinder", "resourcequota", "disruption",
+    "pvbinder", "resourcequota", "disruption", "servicelb",
 )
 
 
