@@ -324,7 +324,7 @@ class Agent:
         if state is None:
             if (pod.get("status") or {}).get("phase") in podstatus.TERMINAL:
                 return None  # finished before this agent knew it: nothing runs any more
-            state = await self._start(key, pod)
+            pod, state = await self._start(key, pod)
         requeue: float | None = None
         if uid in self.runtime.pods and not state.stopping \
                 and state.phase not in podstatus.TERMINAL:
@@ -338,14 +338,14 @@ class Agent:
         await self._post(pod, runtime_status, sandbox_ready=running)
         return requeue
 
-    async def _start(self, key: str, pod: Obj) -> PodState:
+    async def _start(self, key: str, pod: Obj) -> tuple[Obj, PodState]:
         """Create the sandbox (network, pod files, infra container) of a new pod."""
         assert self.runtime is not None
         uid = pod["metadata"]["uid"]
         self.uids[key] = uid
         now = self._now()
         if uid not in self.start_failures:
-            await self._post(pod, podstatus.waiting_status(
+            pod = await self._post(pod, podstatus.waiting_status(
                 pod, self.config.node_ip, now, "ContainerCreating", ""), sandbox_ready=False)
         runnable, dropped = podstatus.runnable_pod(pod)
         if dropped:
@@ -364,7 +364,7 @@ class Agent:
             raise
         self.start_failures.pop(uid, None)
         self.states[uid] = state
-        return state
+        return pod, state
 
     async def _apply_actions(self, state: PodState) -> float | None:
         """One round of ``compute_pod_actions`` applied; when to sync again."""
@@ -444,21 +444,23 @@ class Agent:
         if state is not None:
             self._watched.difference_update(state.instances)
 
-    async def _post(self, pod: Obj, runtime_status: Obj, *, sandbox_ready: bool) -> None:
+    async def _post(self, pod: Obj, runtime_status: Obj, *, sandbox_ready: bool) -> Obj:
+        """Write the pod's status if it changed; the pod as the server now has it."""
         status = podstatus.pod_status(pod, runtime_status, self._now(),
                                       sandbox_ready=sandbox_ready)
         if status == pod.get("status"):
-            return
+            return pod
         body = copy.copy(pod)
         body["status"] = status
         try:
-            await self.client.update(PODS, body, subresource="status")
+            return await self.client.update(PODS, body, subresource="status")
         except errors.NotFound:
             pass
         except errors.Conflict:
             # the informer brings the newer pod, which enqueues it again
             key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
             self.queue.enqueue_after(key, 0.1)
+        return pod
 
 
 def _grace(pod: Obj) -> float:
