@@ -1,20 +1,25 @@
-"""Where a pod's volumes live on the node and what each container mounts. Pure.
+"""What each container of a pod mounts. Pure.
 
-Volume directories follow the kubelet's layout under the pod directory:
-``<pod dir>/volumes/kubernetes.io~empty-dir/<volume name>``. Only ``emptyDir`` on disk is
-supported so far; any other volume type (and ``emptyDir.medium: Memory``) makes the
-containers that mount it fail with ``ContainerConfigError`` (CreateContainerConfigError).
+Volume directories follow the kubelet's layout under the pod directory,
+``<pod dir>/volumes/<plugin>/<volume name>``; ``kubepy.kubelet.volumes.VolumeManager.setup``
+makes them and returns ``{volume name: host path}``. ``volume_dirs`` is the older, disk
+``emptyDir``-only answer (every other type reported as unsupported), kept until every caller
+uses the VolumeManager.
 
 ``container_mounts`` returns the OCI mounts of one container: its ``volumeMounts`` (with
 ``subPath``, which must stay inside the volume, and ``readOnly``), then the files the kubelet
 manages — ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf`` — and the termination
-message file, each left out when a volumeMount already covers that path.
+message file, each left out when a volumeMount already covers that path. configMap, secret,
+downwardAPI and projected volumes are always mounted read-only, as the kubelet does: they
+are recognised by their plugin directory (``kubernetes.io~configmap`` etc.) in the host
+path, and *read_only_volumes* (``volumes.read_only_volumes(pod)``) names more (claims
+marked ``readOnly``).
 """
 
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from kubepy.kubelet.runtime.env import ContainerConfigError
 from kubepy.kubelet.runtime.spec import bind_mount
@@ -23,6 +28,15 @@ Obj = dict[str, Any]
 
 EMPTY_DIR = "kubernetes.io~empty-dir"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+READ_ONLY_PLUGIN_DIRS = ("kubernetes.io~configmap", "kubernetes.io~secret",
+                         "kubernetes.io~downward-api", "kubernetes.io~projected")
+
+
+def read_only_volume_path(path: str) -> bool:
+    """True for a volume directory of a plugin whose volumes are always read-only."""
+    parts = posixpath.normpath(path).split("/")
+    return any(parts[i] == "volumes" and parts[i + 1] in READ_ONLY_PLUGIN_DIRS
+               for i in range(len(parts) - 2))
 
 
 def volume_dirs(pod: Obj, pod_dir: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -62,7 +76,8 @@ def _covered(destination: str, taken: set[str]) -> bool:
 def container_mounts(container: Obj, *, volumes: Mapping[str, str],
                      unsupported: Mapping[str, str] | None = None, etc_hosts: str | None,
                      etc_hostname: str | None, resolv_conf: str | None,
-                     termination_log: str | None) -> list[Obj]:
+                     termination_log: str | None,
+                     read_only_volumes: Collection[str] = ()) -> list[Obj]:
     """The OCI mounts of *container* (see the module docstring); a None file is not
     mounted. Raises ContainerConfigError for an unknown or unsupported volume."""
     unsupported = unsupported or {}
@@ -74,9 +89,11 @@ def container_mounts(container: Obj, *, volumes: Mapping[str, str],
         if name not in volumes:
             raise ContainerConfigError(f'volume "{name}" not found in the pod spec')
         source = volumes[name]
+        read_only = (bool(vm.get("readOnly")) or name in read_only_volumes
+                     or read_only_volume_path(source))
         if vm.get("subPath"):
             source = sub_path(source, vm["subPath"])
-        mounts.append(bind_mount(source, vm["mountPath"], read_only=bool(vm.get("readOnly"))))
+        mounts.append(bind_mount(source, vm["mountPath"], read_only=read_only))
     taken = {posixpath.normpath(m["destination"]) for m in mounts}
     managed = [(etc_hosts, "/etc/hosts"), (etc_hostname, "/etc/hostname"),
                (resolv_conf, "/etc/resolv.conf"),

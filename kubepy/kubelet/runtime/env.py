@@ -16,15 +16,23 @@
   spec: ``HOSTNAME`` first, then the image's variables, then the container's, a later
   value replacing an earlier one of the same name in place (containerd's order); ``PATH``
   defaults to the usual search path when neither the image nor the pod sets it.
+- ``service_env(services, namespace, enable_service_links=...)``: the Docker-links variables
+  the kubelet gives a pod (pkg/kubelet ``getServiceEnvVarMap`` + ``envvars.FromServices``):
+  the ``kubernetes`` service of ``default`` always, the services of the pod's namespace when
+  ``enableServiceLinks``; services without a cluster IP (headless, ExternalName) skipped.
+- ``is_env_var_name(name)``: the kubelet's check for ``envFrom`` keys (others are skipped).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import re
+from typing import Any, Iterable, Mapping, Sequence
 
 Obj = dict[str, Any]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MASTER_SERVICES = frozenset({"kubernetes"})
+_ENV_VAR_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 
 
 class ContainerConfigError(ValueError):
@@ -137,3 +145,65 @@ def merged_env(image_config: Obj, env: Sequence[tuple[str, str]], hostname: str)
         merged[name] = value
     merged.setdefault("PATH", DEFAULT_PATH)
     return [f"{k}={v}" for k, v in merged.items()]
+
+
+def is_env_var_name(name: str) -> bool:
+    """apimachinery's IsEnvVarName: letters, digits, ``_``, ``-``, ``.``; no leading digit."""
+    return _ENV_VAR_NAME.fullmatch(name) is not None
+
+
+def _env_name(service_name: str) -> str:
+    return service_name.replace("-", "_").upper()
+
+
+def _has_cluster_ip(service: Obj) -> bool:
+    ip = (service.get("spec") or {}).get("clusterIP") or ""
+    return ip not in ("", "None")
+
+
+def _host_port(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def service_link_vars(service: Obj) -> list[tuple[str, str]]:
+    """``envvars.FromServices`` for one service (which must have a cluster IP)."""
+    spec = service.get("spec") or {}
+    ip = spec["clusterIP"]
+    ports = spec.get("ports") or []
+    prefix = _env_name(service["metadata"]["name"])
+    out: list[tuple[str, str]] = [(prefix + "_SERVICE_HOST", ip)]
+    if not ports:
+        return out
+    out.append((prefix + "_SERVICE_PORT", str(ports[0]["port"])))
+    for sp in ports:
+        if sp.get("name"):
+            out.append((f"{prefix}_SERVICE_PORT_{_env_name(sp['name'])}", str(sp["port"])))
+    for i, sp in enumerate(ports):
+        proto = sp.get("protocol") or "TCP"
+        url = f"{proto.lower()}://{_host_port(ip, sp['port'])}"
+        if i == 0:
+            out.append((prefix + "_PORT", url))
+        port_prefix = f"{prefix}_PORT_{sp['port']}_{proto.upper()}"
+        out += [(port_prefix, url), (port_prefix + "_PROTO", proto.lower()),
+                (port_prefix + "_PORT", str(sp["port"])), (port_prefix + "_ADDR", ip)]
+    return out
+
+
+def service_env(services: Iterable[Obj], namespace: str, *,
+                enable_service_links: bool = True) -> dict[str, str]:
+    """The service variables a pod in *namespace* sees (see the module docstring); the
+    services are taken in name order (a later definition of a name wins)."""
+    chosen: dict[str, Obj] = {}
+    for svc in services:
+        if not _has_cluster_ip(svc):
+            continue
+        meta = svc.get("metadata") or {}
+        name, ns = meta.get("name", ""), meta.get("namespace", "")
+        if ns == "default" and name in MASTER_SERVICES:
+            chosen.setdefault(name, svc)
+        elif ns == namespace and enable_service_links:
+            chosen[name] = svc
+    env: dict[str, str] = {}
+    for name in sorted(chosen):
+        env.update(service_link_vars(chosen[name]))
+    return env
