@@ -2,7 +2,9 @@
 
 ``kubepy_server`` (session scope) starts one API server (no controllers, no scheduler) on a
 free port with a fresh data dir; tests isolate themselves with their own namespaces. ``start_server`` starts extra
-servers for tests that restart or kill one. Every process started here is stopped at the end
+servers for tests that restart or kill one; they run no node agent (``--disable-agent``)
+unless a test asks for one with ``agent=True`` (root e2e tests, which then pass their own
+bridge, netns dir, cgroup parent and ports, and run ``kubepy killall`` at the end). Every process started here is stopped at the end
 of its scope, also when the test fails.
 """
 
@@ -78,13 +80,13 @@ def _ready(port: int) -> bool:
 
 
 def start_server(data_dir: Path, port: int | None = None, extra: list[str] | None = None,
-                 timeout: float = 20) -> ServerProcess:
+                 timeout: float = 20, *, agent: bool = False) -> ServerProcess:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     cmd = [str(VENV_BIN / "kubepy"), "server", "--data-dir", str(data_dir),
            "--https-listen-port", str(port), "--bind-address", "127.0.0.1",
-           "--disable-agent", *(extra or [])]
+           *([] if agent else ["--disable-agent"]), *(extra or [])]
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     server = ServerProcess(proc, data_dir, port, log_path)
