@@ -40,7 +40,47 @@ def _pod(name: str, policy: str, script: str, *, init: str | None = None,
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
+CONFIG = [
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"},
+     "data": {"greeting": "hello"}},
+    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s1"},
+     "stringData": {"password": "pw"}},
+]
+
+
+def _config_pod() -> Obj:
+    p = _pod("cfg", "Always", "echo \"$GREETING $PASS $FROMALL\" > /d/env; "
+             "while true; do cat /etc/cfg/greeting > /d/seen.tmp; mv /d/seen.tmp /d/seen; "
+             "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace > /d/ns; "
+             "sleep 0.3; done")
+    c = p["spec"]["containers"][0]
+    c["env"] = [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cm1",
+                                                                       "key": "greeting"}}},
+                {"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "s1",
+                                                                "key": "password"}}},
+                {"name": "FROMALL", "value": "$(greeting)!"}]
+    c["envFrom"] = [{"configMapRef": {"name": "cm1"}}]
+    c["volumeMounts"].append({"name": "cfg", "mountPath": "/etc/cfg"})
+    p["spec"]["volumes"].append({"name": "cfg", "configMap": {"name": "cm1"}})
+    return p
+
+
+def _missing_volume_pod() -> Obj:
+    p = _pod("nocm", "Always", "sleep 3600")
+    p["spec"]["volumes"].append({"name": "cfg", "configMap": {"name": "absent"}})
+    p["spec"]["containers"][0]["volumeMounts"].append({"name": "cfg", "mountPath": "/c"})
+    return p
+
+
+def _missing_env_pod() -> Obj:
+    p = _pod("noenv", "Always", "sleep 3600")
+    p["spec"]["containers"][0]["env"] = [{"name": "X", "valueFrom": {"configMapKeyRef": {
+        "name": "absent", "key": "k"}}}]
+    return p
+
+
 PODS = [
+    _config_pod(), _missing_volume_pod(), _missing_env_pod(),
     _pod("crash", "Always", "echo crashing; exit 1"),
     _pod("retry", "OnFailure", "if [ -f /d/x ]; then exit 0; fi; touch /d/x; exit 3"),
     _pod("never", "Never", "exit 2"),
@@ -66,7 +106,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.start_agent()
         c.wait_for("the node", lambda: c.get("node", c.node)["spec"].get("podCIDR"), 40)
         manifest = tmp / "pods.json"
-        manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": PODS}))
+        manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
+                                        "items": CONFIG + PODS}))
         c.kubectl("apply", "-f", str(manifest))
         yield c
     finally:
@@ -167,3 +208,41 @@ def test_image_pull_back_off(cluster: Cluster) -> None:
         _events(c, "nopull")))
     assert ("Pulling", f'Pulling image "{MISSING_IMAGE}"') in events
     assert ("Failed", "Error: ErrImagePull") in events
+
+
+def _empty_dir(c: Cluster, name: str) -> Path:
+    uid = c.get("pod", name)["metadata"]["uid"]
+    return c.agent_dir / "pods" / uid / "volumes" / "kubernetes.io~empty-dir" / "d"
+
+
+def test_config_map_and_secret_reach_env_and_volumes(cluster: Cluster) -> None:
+    c = cluster
+    d = c.wait_for("cfg to run", lambda: (lambda p: p if (p / "seen").exists() else None)(
+        _empty_dir(c, "cfg")), timeout=40)
+    assert (d / "env").read_text() == "hello pw hello!\n"
+    assert (d / "seen").read_text() == "hello"
+    assert (d / "ns").read_text() == "default"   # the service-account token volume
+    c.kubectl("patch", "configmap", "cm1", "--type=merge", "-p",
+              json.dumps({"data": {"greeting": "bonjour"}}))
+    c.wait_for("the new configMap content in the running container",
+               lambda: (d / "seen").read_text() == "bonjour", timeout=30)
+    assert _status(c, "cfg")["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_missing_config_map_volume_fails_the_mount(cluster: Cluster) -> None:
+    c = cluster
+    events = c.wait_for("a FailedMount event", lambda: [
+        m for r, m in _events(c, "nocm") if r == "FailedMount"], timeout=30)
+    assert 'configmap "absent" not found' in events[0]
+    cs = _container(c, "nocm")
+    assert cs["state"]["waiting"]["reason"] == "ContainerCreating"
+    assert _status(c, "nocm")["phase"] == "Pending"
+
+
+def test_missing_env_source_is_a_config_error(cluster: Cluster) -> None:
+    c = cluster
+    cs = c.wait_for("CreateContainerConfigError", lambda: (
+        lambda s: s if s["state"].get("waiting", {}).get("reason") ==
+        "CreateContainerConfigError" else None)(_container(c, "noenv")), timeout=30)
+    assert cs["state"]["waiting"]["message"] == 'configmap "absent" not found'
+    assert _status(c, "noenv")["phase"] == "Pending"

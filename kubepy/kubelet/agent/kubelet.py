@@ -54,6 +54,7 @@ from kubepy.kubelet.pods.status import ContainerPhase, rfc3339
 from kubepy.kubelet.pods.worker import PodRuntime, PodStartError, PodState, PodStopError
 from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
 from kubepy.kubelet.simulated import nodes as simnodes
+from kubepy.kubelet.volumes import VolumeError, VolumeManager, resolve_env
 
 log = logging.getLogger("kubepy.kubelet.agent")
 
@@ -62,8 +63,10 @@ _REGISTRY = Registry()
 NODES: ResourceType = _REGISTRY.get("", "v1", "nodes")  # type: ignore[assignment]
 PODS: ResourceType = _REGISTRY.get("", "v1", "pods")  # type: ignore[assignment]
 LEASES: ResourceType = _REGISTRY.get("coordination.k8s.io", "v1", "leases")  # type: ignore[assignment]
+SERVICES: ResourceType = _REGISTRY.get("", "v1", "services")  # type: ignore[assignment]
 DEFAULT_GRACE = 30
 CREATE_RETRY = 10.0       # a container that could not be created is tried again after this
+VOLUME_REFRESH = 5.0      # configMap/secret volumes of running pods are re-projected this often
 
 
 @dataclass
@@ -116,7 +119,9 @@ class Agent:
         self.informers = SharedInformerFactory(client, clock=self.clock)
         self.pod_informer = self.informers.informer(
             PODS, field_selector=f"spec.nodeName={config.node_name}")
+        self.service_informer = self.informers.informer(SERVICES)
         self.queue = _PodQueue(self, [self.pod_informer])
+        self.volumes = VolumeManager(client, node_name=config.node_name, clock=self.clock)
         self.pod_informer.add_event_handler(*self.queue.handlers())
         self.states: dict[str, PodState] = {}       # uid -> state (also after stop_pod)
         self.uids: dict[str, str] = {}              # pod key -> uid we run
@@ -152,6 +157,8 @@ class Agent:
         self.informers.start()
         self._tasks.append(loop.create_task(self.queue.run(), name="kubelet-pods"))
         await self.pod_informer.has_synced.wait()
+        self._tasks.append(loop.create_task(self._volume_refresh_loop(),
+                                            name="kubelet-volume-refresh"))
         self.ready.set()
         log.info("node %s ready: podCIDR %s, bridge %s", cfg.node_name, self.pod_cidr,
                  cfg.bridge)
@@ -172,7 +179,7 @@ class Agent:
             str(cfg.data_dir), self.images, self.runc, self.network, netns=self.netns,
             watcher=ExitWatcher(), cgroup_parent=cfg.cgroup_parent,
             cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
-            host_ip=cfg.node_ip, pull=pull, recorder=self._event)
+            host_ip=cfg.node_ip, pull=pull, recorder=self._event, env=self._resolve_env)
 
     async def stop(self) -> None:
         """End the loops; pods keep running."""
@@ -347,12 +354,13 @@ class Agent:
         if uid not in self.start_failures:
             pod = await self._post(pod, podstatus.waiting_status(
                 pod, self.config.node_ip, now, "ContainerCreating", ""), sandbox_ready=False)
-        runnable, dropped = podstatus.runnable_pod(pod)
-        if dropped:
-            log.info("pod %s: volumes %s not mounted (projected token volumes are not "
-                     "supported yet)", key, dropped)
         try:
-            state = await self.runtime.start_sandbox(runnable)
+            volumes = await self.volumes.setup(pod, self.runtime.pod_dir(uid))
+        except VolumeError as e:
+            self._event(pod, "Warning", e.reason, e.message)
+            raise
+        try:
+            state = await self.runtime.start_sandbox(pod, volumes=volumes)
         except PodStartError as e:
             self.start_failures[uid] = str(e)
             latest = self.pod_informer.store.get(key) or pod
@@ -406,6 +414,32 @@ class Agent:
                 requeue = _sooner(requeue, CREATE_RETRY)
         return requeue
 
+    async def _resolve_env(self, pod: Obj, container: Obj, pod_ip: str) -> list[tuple[str, str]]:
+        ns = pod["metadata"].get("namespace", "default")
+        services = [s for s in self.service_informer.store.list()
+                    if s["metadata"].get("namespace") == ns
+                    or (s["metadata"].get("namespace") == "default"
+                        and s["metadata"]["name"] == "kubernetes")]
+        return await resolve_env(self.client, pod, container, services=services,
+                                 node_ip=self.config.node_ip, pod_ip=pod_ip)
+
+    async def _volume_refresh_loop(self) -> None:
+        """Re-project configMap/secret/downwardAPI/projected volumes of the running pods,
+        so that updates reach them (the kubelet's periodic remount)."""
+        while True:
+            await self.clock.sleep(VOLUME_REFRESH)
+            for uid, state in list(self.states.items()):
+                if self.runtime is None or uid not in self.runtime.pods or state.stopping:
+                    continue
+                try:
+                    await self.volumes.refresh(state.pod, state.pod_dir)
+                except VolumeError as e:
+                    self._event(state.pod, "Warning", e.reason, e.message)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - keep refreshing the others
+                    log.warning("pod %s: refreshing volumes failed: %r", uid, e)
+
     def _unhealthy(self, state: PodState) -> dict[str, str]:
         """Running containers whose liveness (or startup) probe failed: name -> message."""
         return {}
@@ -440,6 +474,10 @@ class Agent:
         self.image_backoff.forget_prefix(pod_key_prefix(uid))
         target = pod or (state.pod if state else None)
         if target is not None:
+            try:
+                await self.volumes.teardown(target, self.runtime.pod_dir(uid))
+            except VolumeError as e:
+                log.warning("pod %s: %s", uid, e.message)
             self.runtime.remove_pod(target)
         if state is not None:
             self._watched.difference_update(state.instances)

@@ -56,6 +56,7 @@ from kubepy.kubelet.network import CNIError, NetNSManager, PodNetwork, port_mapp
     sandbox_netns_name
 from kubepy.kubelet.pods import files, snapshot
 from kubepy.kubelet.pods.mounts import container_mounts, volume_dirs
+from kubepy.kubelet.volumes.manager import read_only_volumes
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, container_statuses, \
     initialized, pod_phase, rfc3339
 from kubepy.kubelet.runtime import cgroups
@@ -68,6 +69,8 @@ from kubepy.kubelet.runtime.spec import container_spec, sandbox_spec
 Obj = dict[str, Any]
 Puller = Callable[[str], Awaitable[Image]]
 Recorder = Callable[[Obj, str, str, str], None]   # (pod, type, reason, message): an Event
+# (pod, container, pod IP) -> the container's final environment; raises ContainerConfigError
+EnvResolver = Callable[[Obj, Obj, str], Awaitable[list[tuple[str, str]]]]
 
 TERMINATION_MESSAGE_LIMIT = 4096
 EXIT_WAIT = 15.0
@@ -114,6 +117,7 @@ class PodState:
     containers: dict[str, ContainerRecord] = field(default_factory=dict)
     instances: dict[str, _Instance] = field(default_factory=dict)
     stopping: bool = False
+    volumes: dict[str, str] | None = None   # VolumeManager.setup's answer (None: emptyDir only)
 
     @property
     def uid(self) -> str:
@@ -152,7 +156,7 @@ class PodRuntime:
                  host_ip: str = "", host_resolv_conf: str = "/etc/resolv.conf",
                  host_hosts: str = "/etc/hosts", busybox: str = BUSYBOX,
                  pull: Puller | None = None, clock: Callable[[], float] = time.time,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, env: EnvResolver | None = None) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self.images, self.runc, self.network = images, runc, network
         self.netns = netns or NetNSManager()
@@ -166,6 +170,7 @@ class PodRuntime:
         self.pull = pull
         self.clock = clock
         self.recorder = recorder
+        self.resolve_env = env
         self.pods: dict[str, PodState] = {}
         self._oom_floor = oom_score_adj_floor()
         self._pause_rootfs: str | None = None
@@ -210,15 +215,17 @@ class PodRuntime:
             await self._start_container(state, c, init=False)
         return state
 
-    async def start_sandbox(self, pod: Obj) -> PodState:
+    async def start_sandbox(self, pod: Obj, *,
+                            volumes: dict[str, str] | None = None) -> PodState:
         """Steps 1-3 only (network, pod files, sandbox): the containers are then started one
-        by one with ``start_container`` (the agent's sync loop). A pod already known is
-        returned as is. Raises PodStartError (after cleaning up) on failure."""
+        by one with ``start_container`` (the agent's sync loop). *volumes* are the host
+        paths the VolumeManager set up (None: emptyDir volumes are made here). A pod already
+        known is returned as is. Raises PodStartError (after cleaning up) on failure."""
         uid = pod["metadata"]["uid"]
         if uid in self.pods:
             return self.pods[uid]
         state = PodState(pod=pod, pod_dir=self.pod_dir(uid), started_at=self.clock(),
-                         host_ip=self.host_ip)
+                         host_ip=self.host_ip, volumes=volumes)
         self.pods[uid] = state
         try:
             await self._start_sandbox(state)
@@ -282,7 +289,7 @@ class PodRuntime:
         for name, text in contents.items():
             with open(os.path.join(state.pod_dir, name), "w") as f:
                 f.write(text)
-        paths, _ = volume_dirs(pod, state.pod_dir)
+        paths = volume_dirs(pod, state.pod_dir)[0] if state.volumes is None else {}
         for path in paths.values():
             os.makedirs(path, exist_ok=True)
             os.chmod(path, 0o777)
@@ -412,10 +419,18 @@ class PodRuntime:
         """Mount the rootfs, write the bundle and ``runc create``; (init pid, cgroups path)."""
         pod = state.pod
         assert state.sandbox is not None
-        volumes, unsupported = volume_dirs(pod, state.pod_dir)
+        if state.volumes is None:
+            volumes, unsupported = volume_dirs(pod, state.pod_dir)
+        else:
+            volumes, unsupported = state.volumes, {}
+        env = None
+        if self.resolve_env is not None:
+            env = await self.resolve_env(pod, container,
+                                         state.pod_ips[0] if state.pod_ips else "")
         termination_log = os.path.join(bundle, "termination-log")
         mounts = container_mounts(
             container, volumes=volumes, unsupported=unsupported,
+            read_only_volumes=read_only_volumes(pod),
             etc_hosts=os.path.join(state.pod_dir, "etc-hosts"),
             etc_hostname=os.path.join(state.pod_dir, "etc-hostname"),
             resolv_conf=os.path.join(state.pod_dir, "resolv.conf"),
@@ -430,7 +445,7 @@ class PodRuntime:
         spec = container_spec(
             pod, container, container_id=container_id, sandbox_id=state.sandbox.id,
             sandbox_pid=state.sandbox.pid, image_config=image_config_for_spec(image["config"]),
-            mounts=mounts, rootfs=rootfs, cgroup_parent=self.cgroup_parent,
+            env=env, mounts=mounts, rootfs=rootfs, cgroup_parent=self.cgroup_parent,
             passwd=_rootfs_file(rootfs, "etc/passwd"), group=_rootfs_file(rootfs, "etc/group"),
             oom_score_adj_floor=self._oom_floor)
         write_bundle(bundle, spec)
