@@ -96,9 +96,10 @@ def extract_field_path(pod: Obj, path: str) -> str:
 
 def pod_field_value(pod: Obj, path: str, *, host_ips: list[str] | tuple[str, ...] = (),
                     pod_ips: list[str] | tuple[str, ...] = ()) -> str:
-    sub = split_subscript(path)
-    if path not in SUPPORTED_ENV_FIELDS and (
-            sub is None or sub[0] not in ("metadata.labels", "metadata.annotations")):
+    sub = split_subscript(path)   # podshelper.ConvertDownwardAPIFieldLabel first
+    if sub is not None and sub[0] not in ("metadata.labels", "metadata.annotations"):
+        raise FieldPathError(f"field label does not support subscript: {path}")
+    if sub is None and path not in SUPPORTED_ENV_FIELDS:
         raise FieldPathError(f"field label not supported: {path}")
     spec = pod.get("spec") or {}
     if path == "spec.nodeName":

@@ -51,7 +51,9 @@ class ObjectSource:
 
     async def get(self, rt: ResourceType, name: str, namespace: str | None = None) -> Obj:
         if self.client is None:
-            raise NoClient(f"couldn't get {_SINGULAR.get(rt.plural, rt.kind)} "
+            what = {CONFIGMAPS.plural: "configMap"}.get(rt.plural, _SINGULAR.get(rt.plural,
+                                                                                 rt.kind))
+            raise NoClient(f"couldn't get {what} "
                            f"{namespace}/{name}, no kubeClient defined")
         try:
             return await self.client.get(rt, name, namespace)
