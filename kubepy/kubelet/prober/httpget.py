@@ -118,7 +118,7 @@ async def http_get(url: str, headers: CIMultiDict[str], timeout: float | None) -
     redirects = 0
     connector = aiohttp.TCPConnector(ssl=False, force_close=True)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                     skip_auto_headers=("Accept-Encoding",),
+                                     skip_auto_headers=("Accept-Encoding", "Accept", "User-Agent"),
                                      timeout=aiohttp.ClientTimeout(total=None)) as session:
         try:
             async with asyncio.timeout(timeout):
