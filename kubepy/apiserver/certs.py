@@ -4,6 +4,8 @@ Layout under ``<data-dir>/tls`` (created on first start, reused afterwards):
     ca.crt ca.key                  cluster CA (signs serving and client certificates)
     serving.crt serving.key        apiserver serving certificate (SANs: see ``serving_sans``)
     admin.crt admin.key            admin client (CN=system:admin, O=system:masters)
+    kubelet-client.crt .key        the apiserver's client certificate towards kubelets
+                                   (CN=kube-apiserver-kubelet-client, O=system:masters)
 Keys are ECDSA P-256, as k3s uses. Certificates are valid for 10 years (CA) / 1 year.
 """
 
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _ONE_DAY = datetime.timedelta(days=1)
+KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ class ClusterPKI:
     ca: KeyPair
     serving: KeyPair
     admin: KeyPair
+    kubelet_client: KeyPair
 
 
 def ensure_pki(data_dir: Path, *, cluster_domain: str, first_service_ip: str,
@@ -179,7 +183,11 @@ def ensure_pki(data_dir: Path, *, cluster_domain: str, first_service_ip: str,
     if not (admin.cert_path.exists() and admin.key_path.exists()):
         issue(ca, admin, common_name="system:admin", organizations=("system:masters",),
               client=True)
-    return ClusterPKI(ca, serving, admin)
+    kubelet_client = KeyPair(tls / "kubelet-client.crt", tls / "kubelet-client.key")
+    if not (kubelet_client.cert_path.exists() and kubelet_client.key_path.exists()):
+        issue(ca, kubelet_client, common_name=KUBELET_CLIENT_CN,
+              organizations=("system:masters",), client=True)
+    return ClusterPKI(ca, serving, admin, kubelet_client)
 
 
 def _covers(pair: KeyPair, dns: tuple[str, ...], ips: tuple[str, ...]) -> bool:

@@ -29,6 +29,7 @@ from kubepy.apiserver.customresources import CustomResources
 from kubepy.apiserver.quota_admission import LimitRanges, Quotas
 from kubepy.apiserver.serviceaccounts import TokenIssuer, load_or_create_key
 from kubepy.apiserver.handlers import ResourceHandlers
+from kubepy.apiserver.kubeletproxy import KubeletProxy, kubelet_client_context
 from kubepy.apiserver.metrics import RequestMetrics
 from kubepy.apiserver.objects import Objects
 from kubepy.apiserver.rbac import RBACAuthorizer
@@ -136,6 +137,7 @@ class ApiServer:
         self.runner: web.AppRunner | None = None
         self.pki: certs.ClusterPKI | None = None
         self.allocator: ServiceAllocator | None = None
+        self.kubelet_proxy: KubeletProxy | None = None
         self._ready = False
         self.port = config.port
 
@@ -183,6 +185,9 @@ class ApiServer:
         handlers = ResourceHandlers(self.registry, objects, hub, self.store)
         authorizer = RBACAuthorizer(lambda prefix: hub.cache_for(prefix).objects)
         Subresources(handlers, authorizer)
+        # one client TLS context towards every kubelet (built once, its session reused)
+        self.kubelet_proxy = KubeletProxy(handlers, authorizer, kubelet_client_context(
+            str(self.pki.kubelet_client.cert_path), str(self.pki.kubelet_client.key_path)))
         advertise = _advertise_ip(cfg.bind_address)
         state = AppState(registry=self.registry, resources=handlers,
                          tokens=TokenAuthenticator(cfg.tokens), authorizer=authorizer,
@@ -247,6 +252,8 @@ class ApiServer:
             await self.custom_resources.close()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.kubelet_proxy is not None:
+            await self.kubelet_proxy.close()
         if self.hub is not None:
             await self.hub.close()
         if self.store is not None:
