@@ -63,7 +63,27 @@ class Web:
             app.router.add_get(path, self._async(answer))
         app.router.add_get("/echo", self._echo)
         app.router.add_get("/slow", self._slow)
+        app.router.add_get("/trickle", self._trickle)
+        app.router.add_get("/stall", self._stall)
         return app
+
+    @staticmethod
+    async def _trickle(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        for _ in range(30):                   # 30 chunks of 1000 bytes, a pause between
+            await resp.write(b"t" * 1000)
+            await asyncio.sleep(0.005)
+        await resp.write_eof()
+        return resp
+
+    @staticmethod
+    async def _stall(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        await resp.write(b"partial")
+        await asyncio.sleep(3)
+        return resp
 
     @staticmethod
     def _async(answer: Callable[[web.Request], web.Response]) -> Any:
@@ -163,6 +183,9 @@ HTTP_PROBES = [
      'Get "http://127.0.0.1:{port}/slow": context deadline exceeded '
      "(Client.Timeout exceeded while awaiting headers)"),
     ("body read up to 10 KiB", http("/big"), {}, S, "a" * 10240),
+    ("body in chunks read up to 10 KiB", http("/trickle"), {}, S, "t" * 10240),
+    ("body that stalls is an error", http("/stall"), {}, U,
+     "context deadline exceeded (Client.Timeout or context cancellation while reading body)"),
     ("https against plain http", http("/ok", scheme="HTTPS"), {}, F,
      'Get "https://127.0.0.1:{port}/ok": http: server gave HTTP response to HTTPS client'),
 ]
@@ -318,12 +341,9 @@ class serving_grpc:
     async def __aenter__(self) -> int:
         self.server = grpc.aio.server()
         if self.statuses is not None:
-            servicer = health.aio.HealthServicer() if hasattr(health, "aio") else None
-            servicer = servicer or health.HealthServicer()
+            servicer = health.aio.HealthServicer()
             for name, status in self.statuses.items():
-                result = servicer.set(name, status)
-                if asyncio.iscoroutine(result):
-                    await result
+                await servicer.set(name, status)
             health_pb2_grpc.add_HealthServicer_to_server(servicer, self.server)
         port = self.server.add_insecure_port("127.0.0.1:0")
         await self.server.start()

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 
 from kubepy.client.clock import REAL_CLOCK, Clock, with_deadline
-from kubepy.kubelet.prober.common import PortError, go_duration, pod_full_name, resolve_container_port
+from kubepy.kubelet.prober.common import (PortError, go_duration, pod_full_name,
+                                          resolve_container_port)
 from kubepy.kubelet.prober.execprobe import hook_exec, probe_exec
 from kubepy.kubelet.prober.grpcprobe import probe_grpc
 from kubepy.kubelet.prober.httpget import hook_http, probe_http

@@ -110,12 +110,24 @@ def _transport_cause(exc: BaseException, url: URL) -> str:
     return str(exc) or type(exc).__name__
 
 
+async def _read_at_most(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """utilio.ReadAtMost: the body up to ``limit`` bytes (the rest is not waited for)."""
+    body = bytearray()
+    while len(body) < limit:
+        chunk = await resp.content.read(limit - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
+
+
 async def http_get(url: str, headers: CIMultiDict[str], timeout: float | None) -> Answer:
     """One GET with the redirect policy above; raises TransportError or BodyError."""
     current = URL(url)
     origin_host = current.host
     hdrs = CIMultiDict(headers)
     redirects = 0
+    reading = False
     connector = aiohttp.TCPConnector(ssl=False, force_close=True)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                      skip_auto_headers=("Accept-Encoding", "Accept", "User-Agent"),
@@ -138,14 +150,16 @@ async def http_get(url: str, headers: CIMultiDict[str], timeout: float | None) -
                                 current = target
                                 hdrs.popall("Host", None)  # Go sends req.Host only on the first
                                 continue
+                        reading = True
                         try:
-                            body = await resp.content.read(MAX_READ_LENGTH)
-                        except TimeoutError:
-                            raise
+                            body = await _read_at_most(resp, MAX_READ_LENGTH)
                         except (aiohttp.ClientError, OSError) as exc:
                             raise BodyError(str(exc) or type(exc).__name__) from None
                         return Answer(resp.status, body, str(current))
         except TimeoutError:
+            if reading:
+                raise BodyError("context deadline exceeded (Client.Timeout or context "
+                                "cancellation while reading body)") from None
             raise TransportError(str(current), "context deadline exceeded "
                                  "(Client.Timeout exceeded while awaiting headers)") from None
 
