@@ -1,0 +1,236 @@
+"""SPDY/3.1 against a real Go peer: kubectl exec and port-forward talk to a SpdySession.
+
+A minimal HTTP/1.1 endpoint plays the apiserver (discovery, one Pod, the upgrade to
+SPDY/3.1 with X-Stream-Protocol-Version negotiation); behind the 101 a server SpdySession
+answers kubectl's moby/spdystream client: exec echoes stdin to stdout (1 MiB each way, which
+spdystream sends without flow control), port-forward echoes the data stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubepy.streaming.spdy import SpdySession, SpdyStream, negotiate_protocol, stream_reader_writer
+from kubepy.streaming.spdy_handshake import (HEADER_PROTOCOL_VERSION, is_spdy_upgrade,
+                                             upgrade_response_headers)
+
+
+def kubectl_binaries() -> dict[str, Path]:
+    """kubectl generations on this machine (as tests/conftest.py finds them): {"1.27": path}."""
+    found: dict[str, Path] = {}
+    old = Path(__file__).resolve().parents[2] / ".tools" / "kubectl-1.20" / "usr" / "bin" / "kubectl"
+    if old.exists():
+        found["1.20"] = old
+    on_path = shutil.which("kubectl")
+    dirs = {Path(os.path.realpath(on_path)).parent} if on_path else set()
+    for d in dirs | {Path("/usr/lib/google-cloud-sdk/bin")}:
+        for p in d.glob("kubectl.1.*") if d.is_dir() else ():
+            found.setdefault(p.name[len("kubectl."):], p)
+    if on_path:
+        found.setdefault("path", Path(on_path))
+    return found
+
+
+KUBECTLS = kubectl_binaries()
+EXEC_PROTOCOLS = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"]
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+       "spec": {"containers": [{"name": "c", "image": "x"}]}, "status": {"phase": "Running"}}
+DISCOVERY = {
+    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+        {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]},
+    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+    "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+        {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod",
+         "verbs": ["get", "list"], "shortNames": ["po"]}]},
+    "/api/v1/namespaces/default/pods/p": POD,
+}
+# Force SPDY in the kubectl generations that prefer WebSocket.
+SPDY_ENV = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+
+SpdyApp = Callable[[SpdySession, str], Awaitable[None]]
+
+
+def run(coro: Awaitable[Any], timeout: float = 60) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def fake_apiserver(app: SpdyApp, tmp_path: Path) -> AsyncIterator[Path]:
+    """Serve discovery and the Pod; upgrade exec/portforward to SPDY and run ``app``."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tasks.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+                headers: dict[str, list[str]] = {}
+                for line in head[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers.setdefault(name.strip().lower(), []).append(value.strip())
+                await reader.readexactly(int(headers.get("content-length", ["0"])[0]))
+                path = head[0].split()[1].split("?")[0]
+                if path.endswith(("/exec", "/portforward")):
+                    await upgrade(path, headers, reader, writer)
+                    return
+                body = json.dumps(DISCOVERY.get(path, {"kind": "Status", "code": 404})).encode()
+                status = "200 OK" if path in DISCOVERY else "404 Not Found"
+                writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def upgrade(path: str, headers: dict[str, list[str]], reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        assert is_spdy_upgrade(headers["connection"][0], headers["upgrade"][0])
+        supported = EXEC_PROTOCOLS if path.endswith("/exec") else ["portforward.k8s.io"]
+        protocol = negotiate_protocol(headers.get(HEADER_PROTOCOL_VERSION.lower(), []), supported)
+        assert protocol is not None
+        lines = "".join(f"{k}: {v}\r\n" for k, v in upgrade_response_headers(protocol))
+        writer.write(f"HTTP/1.1 101 Switching Protocols\r\n{lines}\r\n".encode())
+        await writer.drain()
+        session = SpdySession(*stream_reader_writer(reader, writer), server=True)
+        frame_loop = asyncio.ensure_future(session.run())
+        await app(session, protocol)
+        await frame_loop
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "default"}}]}))
+    try:
+        yield kubeconfig
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+
+
+async def read_all(stream: SpdyStream) -> bytes:
+    out = bytearray()
+    while chunk := await stream.read():
+        out += chunk
+    return bytes(out)
+
+
+async def exec_cat(session: SpdySession, protocol: str) -> None:
+    """The kubelet's side of `exec -i -- cat`: stdin back on stdout, a line on stderr."""
+    assert protocol == "v4.channel.k8s.io"
+    streams: dict[str, SpdyStream] = {}
+    while len(streams) < 4:
+        stream = await session.accept()
+        assert stream is not None
+        await stream.reply()
+        streams[stream.headers["streamtype"]] = stream
+    data = await read_all(streams["stdin"])
+    await streams["stdout"].write(data)
+    await streams["stdout"].close()
+    await streams["stderr"].write(b"to stderr\n")
+    await streams["stderr"].close()
+    await streams["error"].write(json.dumps({"metadata": {}, "status": "Success"}).encode())
+    await streams["error"].close()
+
+
+EXEC_VERSIONS = [v for v in ("1.20", "1.27", "1.29", "path") if v in KUBECTLS]
+
+
+@pytest.mark.parametrize("version", EXEC_VERSIONS)
+def test_kubectl_exec_over_spdy(version: str, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with fake_apiserver(exec_cat, tmp_path) as kubeconfig:
+            payload = os.urandom(512 * 1024).hex().encode()      # 1 MiB of text
+            proc = await asyncio.create_subprocess_exec(
+                str(KUBECTLS[version]), "--kubeconfig", str(kubeconfig), "exec", "-i", "p",
+                "--", "cat", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env={**os.environ, **SPDY_ENV})
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(payload), 40)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            assert proc.returncode == 0, err.decode()
+            assert out == payload
+            assert err.decode().endswith("to stderr\n")
+    if not EXEC_VERSIONS:
+        pytest.skip("no kubectl")
+    run(main())
+
+
+async def forward_echo(session: SpdySession, protocol: str) -> None:
+    """The kubelet's side of port-forward: error+data stream pairs, the data echoed back."""
+    assert protocol == "portforward.k8s.io"
+    pending: list[asyncio.Future[None]] = []
+
+    async def echo(data: SpdyStream, error: SpdyStream) -> None:
+        assert data.headers["port"] == "8080" and error.headers["port"] == "8080"
+        assert data.headers["requestid"] == error.headers["requestid"]
+        while chunk := await data.read():
+            await data.write(chunk)
+        await data.close()
+        await error.close()
+
+    errors: dict[str, SpdyStream] = {}
+    while (stream := await session.accept()) is not None:
+        await stream.reply()
+        if stream.headers["streamtype"] == "error":
+            errors[stream.headers["requestid"]] = stream
+        else:
+            pending.append(asyncio.ensure_future(
+                echo(stream, errors.pop(stream.headers["requestid"]))))
+
+
+FORWARD_VERSIONS = [v for v in ("1.20", "1.27", "path") if v in KUBECTLS]
+
+
+@pytest.mark.parametrize("version", FORWARD_VERSIONS)
+def test_kubectl_port_forward_over_spdy(version: str, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with fake_apiserver(forward_echo, tmp_path) as kubeconfig:
+            proc = await asyncio.create_subprocess_exec(
+                str(KUBECTLS[version]), "--kubeconfig", str(kubeconfig), "port-forward", "p",
+                ":8080", "--address", "127.0.0.1", stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env={**os.environ, **SPDY_ENV})
+            try:
+                assert proc.stdout is not None
+                line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+                assert line.startswith("Forwarding from 127.0.0.1:"), line
+                local_port = int(line.split("127.0.0.1:")[1].split()[0])
+                for size in (256 * 1024, 10):            # two connections: request ids 0 and 1
+                    reader, writer = await asyncio.open_connection("127.0.0.1", local_port)
+                    payload = os.urandom(size)
+                    writer.write(payload)
+                    await writer.drain()
+                    writer.write_eof()
+                    echoed = await asyncio.wait_for(reader.read(-1), 20)
+                    writer.close()
+                    assert echoed == payload
+            finally:
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        await asyncio.wait_for(proc.wait(), 5)
+                    except asyncio.TimeoutError:
+                        proc.kill()
+                        await proc.wait()
+    if not FORWARD_VERSIONS:
+        pytest.skip("no kubectl")
+    run(main())
