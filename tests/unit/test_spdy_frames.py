@@ -154,3 +154,27 @@ def test_header_block_that_is_not_flushed_is_refused() -> None:
     wire = HeaderCompressor().compress({"streamtype": "error"})
     with pytest.raises(SpdyProtocolError):
         HeaderDecompressor().decompress(wire[:-6])
+
+
+# SYN_STREAM frames as kubectl 1.27 (moby/spdystream, Go's compress/zlib at BestCompression)
+# sent them for `kubectl exec -i`, captured off the wire: one zlib context across the four.
+GO_CAPTURE = [
+    ("80030001000000290000000100000000000078f9e3c6a7c26260606004a7b392a2d4c45c6851c29a0a0a"
+     "6800000000ffff", SynStream(1, {"streamtype": "error"})),
+    ("800300010000001700000003000000000000c22e555c92929907000000ffff",
+     SynStream(3, {"streamtype": "stdin"})),
+    ("800300010000001900000005000000000000c22ac5565c92925f5a02000000ffff",
+     SynStream(5, {"streamtype": "stdout"})),
+    ("800300010000001500000007000000000000c229975a5404000000ffff",
+     SynStream(7, {"streamtype": "stderr"})),
+]
+
+
+def test_decodes_frames_captured_from_a_go_peer() -> None:
+    parser = FrameParser()
+    assert [parser.feed(bytes.fromhex(wire)) for wire, _ in GO_CAPTURE] == [[f] for _, f in GO_CAPTURE]
+
+
+def test_go_capture_needs_the_shared_context() -> None:
+    with pytest.raises(SpdyProtocolError):
+        FrameParser().feed(bytes.fromhex(GO_CAPTURE[1][0]))
