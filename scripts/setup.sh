@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(python3-venv ca-certificates binutils curl wrk nghttp2-client
   runc containernetworking-plugins iptables iproute2 util-linux busybox-static
-  docker-registry skopeo apache2-utils)
+  docker-registry skopeo apache2-utils conmon)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,11 @@ stdout/stderr appended to the given files, which the container's process inherit
 terminal, no console socket). runc's own messages go to ``<bundle>/runc.log`` (JSON lines);
 a failing ``runc create`` also prints its error to stderr, i.e. into the stderr file.
 
+``Runc.exec_sync`` runs a command in a running container (``runc exec``: the process takes
+the container's env, cwd, user and capabilities from its config.json, as CRI-O's exec process
+spec does) and collects its exit code and output. Containers under conmon use the same call
+(``conmon.ConmonRunner.exec_sync``).
+
 Exit codes: only a process's parent can read its exit status, and the parent of a detached
 container's init (``runc create``) exits at once. ``ExitWatcher`` makes this process a child
 subreaper (``PR_SET_CHILD_SUBREAPER``), so the inits of the containers it creates become its
@@ -38,6 +43,12 @@ class RuncError(Exception):
 
 class ContainerNotFound(RuncError):
     pass
+
+
+class ExecError(RuncError):
+    """``runc exec`` could not start the process (container not running, executable not
+    found); ``stderr`` holds runc's message, as the CRI reports it (an error, not an exit
+    code)."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +114,79 @@ class Runc:
     async def delete(self, container_id: str, *, force: bool = False) -> None:
         await self._run("delete", *(["--force"] if force else []), container_id)
 
+    async def exec_sync(self, container_id: str, argv: list[str], *,
+                        timeout: float | None, pid_dir: str = "/tmp") -> tuple[int, bytes, bytes]:
+        """Run *argv* in the container; returns (exit code, stdout, stderr), the exit code
+        as Kubernetes reports it (128 + signal). On *timeout* the process (and its process
+        group) is killed and ``asyncio.TimeoutError`` raised. Raises ``ExecError`` when
+        the process could not be started."""
+        pid_file = os.path.join(pid_dir, f".exec-{os.urandom(6).hex()}.pid")
+        proc = await asyncio.create_subprocess_exec(
+            self.binary, "--root", self.root_dir, "exec", "--pid-file", pid_file,
+            container_id, *argv, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), timeout)
+            except BaseException:                  # timeout or cancellation
+                await _abort_exec(proc, pid_file)
+                raise
+            started = os.path.exists(pid_file)
+        finally:
+            try:
+                os.unlink(pid_file)
+            except FileNotFoundError:
+                pass
+        code = proc.returncode or 0
+        if not started:
+            text = err.decode(errors="replace")
+            cls = ContainerNotFound if "does not exist" in text else ExecError
+            raise cls(["exec", container_id, *argv], code, text)
+        return (128 - code if code < 0 else code), out, err
+
     async def list(self) -> list[ContainerState]:
         out = await self._run("list", "--format", "json")
         return [ContainerState.from_json(o) for o in json.loads(out or b"null") or []]
+
+
+async def _abort_exec(proc: asyncio.subprocess.Process, pid_file: str) -> None:
+    """Kill an exec'd process (and its process group: runc makes it a session leader, as
+    conmon kills it on a timeout), let ``runc exec`` reap it and exit, killing runc too if
+    it does not. A grandchild still holding the pipes cannot keep us waiting."""
+    pid = _read_pid(pid_file)
+    if pid > 1:
+        try:
+            os.killpg(pid, signals.SIGKILL) if os.getpgid(pid) == pid else \
+                os.kill(pid, signals.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        await asyncio.wait_for(proc.wait(), 2)
+    except asyncio.TimeoutError:
+        if proc.returncode is None:
+            proc.kill()
+        try:
+            await asyncio.wait_for(proc.wait(), 2)
+        except asyncio.TimeoutError:
+            pass
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        transport.close()
+    if pid > 1:
+        # Orphaned by a killed runc, the process is ours when we are a child subreaper; an
+        # unreaped zombie would keep the container's PID namespace (and its init) alive.
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def _read_pid(path: str) -> int:
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def _last_log_error(path: str) -> str:
