@@ -82,7 +82,7 @@ class Web:
         resp = web.StreamResponse()
         await resp.prepare(request)
         await resp.write(b"partial")
-        await asyncio.sleep(3)
+        await asyncio.sleep(0.8)
         return resp
 
     @staticmethod
@@ -109,7 +109,7 @@ class Web:
 
     @staticmethod
     async def _slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(3)
+        await asyncio.sleep(0.8)
         return web.Response(text="late")
 
 

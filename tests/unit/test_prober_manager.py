@@ -280,3 +280,57 @@ def test_container_without_probes() -> None:
         assert h.state() == (True, True, None) and h.clock.sleepers == 0
         assert h.script.calls == [] and h.changes == []
     run(body)
+
+
+def test_http_readiness_through_the_manager() -> None:
+    """The workers' wiring with a real HTTP probe: the pod IP as host, the container's named
+    port, the failure event, and the flip when the server turns healthy."""
+    from aiohttp import web
+
+    async def main() -> None:
+        status = {"code": 500}
+
+        async def healthz(request: web.Request) -> web.Response:
+            return web.Response(status=status["code"], text="body")
+
+        app = web.Application()
+        app.router.add_get("/healthz", healthz)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        clock = FakeClock()
+        changes: list[str] = []
+        manager = ProbeManager(clock=clock, on_change=lambda uid, name: changes.append(name))
+        container = {"name": "app", "ports": [{"name": "http", "containerPort": port}],
+                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                                        "periodSeconds": 5, "failureThreshold": 1}}
+
+        async def never(argv: list[str], timeout: float | None) -> tuple[int, bytes, bytes]:
+            raise AssertionError("no exec expected")
+
+        async def until(predicate: Callable[[], bool]) -> None:
+            for _ in range(500):
+                if predicate():
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("condition not reached")
+
+        try:
+            manager.add_container(pod(container), container, container_id="c1",
+                                  started_at=clock.now().timestamp(), pod_ip="127.0.0.1",
+                                  exec_sync=never)
+            events: list[tuple[str, str, str, str]] = []
+            await until(lambda: bool(events.extend(manager.events()) or events))
+            assert events == [(UID, "Warning", "Unhealthy",
+                               "Readiness probe failed: HTTP probe failed with statuscode: 500")]
+            assert not manager.ready(UID, "app") and changes == []
+            status["code"] = 200
+            await until(lambda: clock.sleepers == 1)
+            await clock.tick(5)
+            await until(lambda: changes == ["app"])
+            assert manager.ready(UID, "app") and manager.events() == []
+        finally:
+            await manager.close()
+            await runner.cleanup()
+    asyncio.run(main())

@@ -1,11 +1,17 @@
 """Probes and lifecycle hooks of the kubelet (contract C2).
 
-* ``run_handler`` — run one probe / lifecycle handler (exec, httpGet, tcpSocket, grpc, sleep)
-  and say ``(ProbeResult, message)``.
-* ``ProbeManager`` — one asyncio worker per (pod uid, container, probe kind), results with
-  success/failure thresholds, ``on_change`` on every change, Unhealthy events drained by
-  ``events()``. Time comes from an injected ``Clock``.
-* ``run_post_start`` / ``run_pre_stop`` — the container's lifecycle hooks.
+* ``run_handler(handler, *, pod, container, pod_ip, exec_sync, timeout, hook=None,
+  clock=None)`` — run one probe (``hook=None``) or lifecycle handler (``hook="PostStart"`` /
+  ``"PreStop"``): exec, httpGet, tcpSocket, grpc, sleep; answers ``(ProbeResult, message)``
+  with the kubelet's wording (handlers.py).
+* ``run_post_start`` / ``run_pre_stop`` — the container's lifecycle hooks (lifecycle.py).
+* ``ProbeManager`` — one asyncio worker per (pod uid, container, probe kind) on an injected
+  ``Clock``: thresholds, initial delay, startup gating, ``on_change`` on every stored-result
+  change, Unhealthy / ProbeWarning events drained by ``events()`` (manager.py, worker.py,
+  results.py).
+
+Layout: one module per probe mechanism (execprobe, httpget, tcp, grpcprobe), Go text forms
+in common.py; everything but the mechanisms' sockets is plain logic.
 """
 
 from kubepy.kubelet.prober.handlers import run_handler
