@@ -17,17 +17,18 @@ ROOT = Path(__file__).resolve().parents[2] / "kubepy"
 # layer -> kubepy layers it may import
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "streaming": {"errors", "streaming"},
     "api": {"errors", "api"},
     "storage": {"errors", "storage"},
     "apiserver": {"errors", "api", "storage", "apiserver"},
     "client": {"errors", "api", "client"},
     "controllers": {"errors", "api", "client", "controllers"},
     "scheduler": {"errors", "api", "client", "scheduler"},
-    "kubelet": {"errors", "api", "client", "kubelet"},
+    "kubelet": {"errors", "api", "client", "kubelet", "streaming"},
     "proxy": {"errors", "api", "client", "proxy"},
     "dns": {"errors", "api", "client", "dns"},
     "cli": {"errors", "api", "storage", "apiserver", "client", "controllers", "scheduler",
-            "kubelet", "proxy", "dns", "cli"},
+            "kubelet", "proxy", "dns", "streaming", "cli"},
 }
 HTTP_LAYERS = {"apiserver", "client", "kubelet", "cli"}
 
