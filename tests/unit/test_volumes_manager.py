@@ -93,10 +93,10 @@ def test_memory_size_limit_is_enforced(tmp_path: Path) -> None:
 ])
 def test_host_path_accepted(tmp_path: Path, kind: str, make: str | None, mode: int | None) -> None:
     target = tmp_path / "host" / "thing"
+    target.parent.mkdir(parents=True)
     if make and make.startswith("/"):
         target = Path(make)
     elif make:
-        target.parent.mkdir(parents=True)
         if make == "dir":
             target.mkdir()
         elif make == "file":
@@ -123,9 +123,12 @@ def test_host_path_accepted(tmp_path: Path, kind: str, make: str | None, mode: i
     ("CharDevice", "file", "hostPath type check failed: {p} is not a character device"),
     ("BlockDevice", "file", "hostPath type check failed: {p} is not a block device"),
     ("Weird", "file", "Weird is an invalid volume type"),
+    ("FileOrCreate", "no-parent", "open {p}: no such file or directory"),
 ])
 def test_host_path_rejected(tmp_path: Path, kind: str, make: str | None, cause: str) -> None:
     target = tmp_path / "thing"
+    if make == "no-parent":
+        target = tmp_path / "missing-dir" / "thing"
     if make == "dir":
         target.mkdir()
     elif make == "file":

@@ -1,7 +1,7 @@
 """hostPath volumes: the type checks of pkg/volume/hostpath (``checkType``).
 
-``check_type(path, type)`` creates the path for ``DirectoryOrCreate`` (0755) and
-``FileOrCreate`` (0644, an empty file), then checks what is there against the type;
+``check_type(path, type)`` creates the path for ``DirectoryOrCreate`` (0755, parents
+included) and ``FileOrCreate`` (0644, an empty file; its directory must exist), then checks what is there against the type;
 ``""`` checks nothing. Messages are the kubelet's (``hostPath type check failed: /p is not
 a directory``). ``type_error`` is the pure part: the message for what a ``stat`` found.
 """
@@ -57,10 +57,10 @@ def check_type(path: str, path_type: str) -> None:
         os.makedirs(path, exist_ok=True)
         os.chmod(path, 0o755)
     elif path_type == "FileOrCreate" and not os.path.lexists(path):
-        parent = os.path.dirname(path)
-        if parent and not os.path.isdir(parent):
-            os.makedirs(parent, mode=0o755, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
+        try:   # as the kubelet: the parent directory is not created
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
+        except OSError as e:
+            raise HostPathError(f"open {path}: {os.strerror(e.errno or 0).lower()}") from e
         os.close(fd)
         os.chmod(path, 0o644)
     message = type_error(path, path_type, _mode(path))
