@@ -64,7 +64,9 @@ class ExitStatus:
 
 
 @dataclass(frozen=True)
-class _Meta:
+class ContainerMeta:
+    """What a runner keeps of a container on disk (``containers/<id>/meta.json``)."""
+
     bundle: str
     log_path: str
     cgroups_path: str
@@ -87,16 +89,14 @@ class ConmonRunner:
     # paths -------------------------------------------------------------------------------
 
     def _dir(self, container_id: str) -> str:
-        if not container_id or "/" in container_id or container_id.startswith("."):
-            raise ValueError(f"invalid container id {container_id!r}")
-        return os.path.join(self.containers_dir, container_id)
+        return os.path.join(self.containers_dir, _checked(container_id))
 
     def _exit_file(self, container_id: str) -> str:
-        return os.path.join(self.exit_dir, container_id)
+        return os.path.join(self.exit_dir, _checked(container_id))
 
     def attach_socket(self, container_id: str) -> str:
         """conmon's attach socket (through the short symlink in ``sockets/``)."""
-        return os.path.join(self.socket_dir, container_id, "attach")
+        return os.path.join(self.socket_dir, _checked(container_id), "attach")
 
     def ctl_path(self, container_id: str) -> str:
         """conmon's control FIFO in the bundle (write ``"1 <rows> <cols>\\n"`` to resize)."""
@@ -107,9 +107,9 @@ class ConmonRunner:
         return sorted(n for n in os.listdir(self.containers_dir)
                       if os.path.exists(os.path.join(self.containers_dir, n, "meta.json")))
 
-    def _meta(self, container_id: str) -> _Meta:
+    def _meta(self, container_id: str) -> ContainerMeta:
         with open(os.path.join(self._dir(container_id), "meta.json")) as f:
-            return _Meta(**json.load(f))
+            return ContainerMeta(**json.load(f))
 
     def _conmon_pid(self, container_id: str) -> int | None:
         return _read_int(os.path.join(self._dir(container_id), "conmon.pid"))
@@ -131,7 +131,7 @@ class ConmonRunner:
         if os.path.exists(os.path.join(cdir, "meta.json")):
             raise ConmonError(container_id, f"container {container_id} already exists")
         os.makedirs(cdir, exist_ok=True)
-        meta = _Meta(bundle=bundle, log_path=os.path.abspath(log_path),
+        meta = ContainerMeta(bundle=bundle, log_path=os.path.abspath(log_path),
                      cgroups_path=spec.get("linux", {}).get("cgroupsPath", ""),
                      stdin=stdin, stdin_once=stdin_once, tty=tty)
         _write_json(os.path.join(cdir, "meta.json"), meta.__dict__)
@@ -144,7 +144,10 @@ class ConmonRunner:
             await self._cleanup_failed(container_id)
             raise
 
-    def _argv(self, container_id: str, meta: _Meta) -> list[str]:
+    def command(self, container_id: str, meta: ContainerMeta) -> list[str]:
+        """conmon's command line for the container, as CRI-O builds it: ``-i`` for stdin
+        (``--leave-stdin-open`` unless stdinOnce), ``-t`` for a terminal (stdin then comes
+        through the pty), runc's ``--root`` passed through."""
         cdir = self._dir(container_id)
         runtime = shutil.which(self.runc.binary) or self.runc.binary
         argv = [self.conmon, "-b", meta.bundle, "-c", container_id, "-u", container_id,
@@ -164,12 +167,12 @@ class ConmonRunner:
                 argv.append("--leave-stdin-open")
         return argv
 
-    async def _spawn(self, container_id: str, meta: _Meta) -> int:
+    async def _spawn(self, container_id: str, meta: ContainerMeta) -> int:
         sync_r, sync_w = os.pipe()
         try:
             env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w))
             proc = await asyncio.create_subprocess_exec(
-                *self._argv(container_id, meta), cwd=meta.bundle, env=env, pass_fds=(sync_w,),
+                *self.command(container_id, meta), cwd=meta.bundle, env=env, pass_fds=(sync_w,),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True)
             os.close(sync_w)
@@ -324,7 +327,7 @@ class ConmonRunner:
         state dir, the exit file and conmon's files in the bundle."""
         cdir = self._dir(container_id)
         try:
-            meta: _Meta | None = self._meta(container_id)
+            meta: ContainerMeta | None = self._meta(container_id)
         except (OSError, ValueError, TypeError):
             meta = None
         try:
@@ -360,6 +363,13 @@ class ConmonRunner:
         process that cannot be started raises ``runc.ExecError``."""
         return await self.runc.exec_sync(container_id, argv, timeout=timeout,
                                          pid_dir=self._dir(container_id))
+
+
+def _checked(container_id: str) -> str:
+    """A container id usable as a file name (runc's ids are [\\w+-.]+)."""
+    if not container_id or "/" in container_id or container_id.startswith("."):
+        raise ValueError(f"invalid container id {container_id!r}")
+    return container_id
 
 
 async def _read_line(fd: int, *, timeout: float) -> bytes:
