@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import start_server
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
-from test_kubelet_agent_e2e import Cluster, _safety_net, cni_nat_state
+from test_kubelet_agent_e2e import Cluster, _safety_net, bridge_ports, cni_nat_state
 from test_kubelet_pods_e2e import IMAGE, _links, _mounts_under, _require, build_busybox_image
 
 Obj = dict[str, Any]
@@ -79,6 +79,35 @@ def _missing_env_pod() -> Obj:
     return p
 
 
+def _exec(*argv: str) -> Obj:
+    return {"exec": {"command": list(argv)}}
+
+
+def _probe_pods(host_dir: str) -> list[Obj]:
+    live = _pod("live", "Always", "touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 3600")
+    live["spec"]["containers"][0]["livenessProbe"] = {
+        **_exec("cat", "/tmp/ok"), "periodSeconds": 1, "failureThreshold": 1}
+    ready = _pod("ready", "Always", "trap 'exit 0' TERM; sleep 3600 & wait")
+    ready["spec"]["containers"][0]["readinessProbe"] = {
+        **_exec("test", "-f", "/d/ready"), "periodSeconds": 1}
+    hooks = _pod("hooks", "Always", "trap 'echo term >> /h/order; exit 0' TERM; "
+                 "sleep 3600 & wait")
+    hooks["spec"]["terminationGracePeriodSeconds"] = 10
+    hooks["spec"]["volumes"].append({"name": "h", "hostPath": {"path": host_dir,
+                                                               "type": "Directory"}})
+    c = hooks["spec"]["containers"][0]
+    c["volumeMounts"].append({"name": "h", "mountPath": "/h"})
+    c["lifecycle"] = {"postStart": _exec("sh", "-c", "echo poststart >> /h/order"),
+                      "preStop": _exec("sh", "-c", "echo prestop >> /h/order")}
+    badhook = _pod("badhook", "Always", "sleep 3600")
+    badhook["spec"]["containers"][0]["lifecycle"] = {"postStart": _exec("sh", "-c", "exit 3")}
+    oom = _pod("oom", "Never", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived")
+    oom["spec"]["containers"][0]["resources"] = {"limits": {"memory": "24Mi"}}
+    forced = _pod("forced", "Always", "trap '' TERM; sleep 3600")
+    forced["spec"]["terminationGracePeriodSeconds"] = 30
+    return [live, ready, hooks, badhook, oom, forced]
+
+
 PODS = [
     _config_pod(), _missing_volume_pod(), _missing_env_pod(),
     _pod("crash", "Always", "echo crashing; exit 1"),
@@ -95,9 +124,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _require()
     tmp = tmp_path_factory.mktemp("lifecycle")
     tag = f"{os.getpid() % 100000}"
-    nat_before, links_before = cni_nat_state(), _links()
+    network = f"kubepy-e2e-lc-{tag}"
+    nat_before = cni_nat_state(network)
     server = start_server(tmp / "server", extra=["--cluster-cidr", CLUSTER_CIDR])
-    c = Cluster(tmp, server, bridge=f"kpylc{tag}"[:15], network=f"kubepy-e2e-lc-{tag}",
+    c = Cluster(tmp, server, bridge=f"kpylc{tag}"[:15], network=network,
                 node=f"lifecycle-{tag}", pod_cidr="10.238.0.0/24")
     try:
         layout = tmp / "layout"
@@ -106,18 +136,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.start_agent()
         c.wait_for("the node", lambda: c.get("node", c.node)["spec"].get("podCIDR"), 40)
         manifest = tmp / "pods.json"
+        host_dir = tmp / "hostdir"
+        host_dir.mkdir()
         manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List",
-                                        "items": CONFIG + PODS}))
+                                        "items": CONFIG + PODS + _probe_pods(str(host_dir))}))
         c.kubectl("apply", "-f", str(manifest))
         yield c
     finally:
         c.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=40s", check=False)
+        ports = bridge_ports(c.bridge)
         c.stop_agent()
         server.stop()
         problems = asyncio.run(_safety_net(c))
         assert problems == []
-        assert cni_nat_state() == nat_before
-        assert _links() == links_before
+        assert cni_nat_state(network) == nat_before
+        assert ports == [], "veths left behind"
+        assert c.bridge not in _links()
         assert _mounts_under(str(tmp)) == []
 
 
@@ -246,3 +280,73 @@ def test_missing_env_source_is_a_config_error(cluster: Cluster) -> None:
         "CreateContainerConfigError" else None)(_container(c, "noenv")), timeout=30)
     assert cs["state"]["waiting"]["message"] == 'configmap "absent" not found'
     assert _status(c, "noenv")["phase"] == "Pending"
+
+
+def test_liveness_failure_restarts_the_container(cluster: Cluster) -> None:
+    c = cluster
+    cs = c.wait_for("live to be restarted", lambda: (
+        lambda s: s if s.get("restartCount", 0) >= 1 else None)(_container(c, "live")),
+        timeout=40)
+    assert cs["lastState"]["terminated"]["exitCode"] == 137   # sh ignores SIGTERM as pid 1
+    events = c.wait_for("Unhealthy and Killing", lambda: (lambda e: e if any(
+        r == "Unhealthy" and m.startswith("Liveness probe failed:") for r, m in e) else None)(
+        _events(c, "live")))
+    assert ("Killing", "Container live failed liveness probe, will be restarted") in events
+
+
+def test_readiness_flips_ready(cluster: Cluster) -> None:
+    c = cluster
+    d = c.wait_for("ready to run", lambda: (lambda p: p if p.exists() else None)(
+        _empty_dir(c, "ready")), timeout=40)
+    time.sleep(1.5)
+    st = _status(c, "ready")
+    assert st["phase"] == "Running"
+    conds = {x["type"]: x for x in st["conditions"]}
+    assert conds["Ready"]["status"] == "False"
+    assert conds["ContainersReady"]["message"] == "containers with unready status: [ready]"
+    assert st["containerStatuses"][0]["started"] is True
+    (d / "ready").touch()
+    c.wait_for("Ready", lambda: _container(c, "ready")["ready"], timeout=15)
+    assert {x["type"]: x["status"] for x in _status(c, "ready")["conditions"]}["Ready"] == "True"
+    (d / "ready").unlink()
+    c.wait_for("not Ready again", lambda: not _container(c, "ready")["ready"], timeout=15)
+
+
+def test_post_start_and_pre_stop_hooks_with_graceful_deletion(cluster: Cluster) -> None:
+    c = cluster
+    order = c.tmp / "hostdir" / "order"
+    c.wait_for("postStart", lambda: order.exists() and order.read_text() == "poststart\n",
+               timeout=40)
+    c.wait_for("hooks Running", lambda: _container(c, "hooks")["state"].get("running"))
+    started = time.monotonic()
+    c.kubectl("delete", "pod", "hooks", "--wait=true", "--timeout=30s")
+    assert time.monotonic() - started < 8     # TERM ends it well before the 10 s grace
+    assert order.read_text() == "poststart\nprestop\nterm\n"
+
+
+def test_failed_post_start_hook_kills_the_container(cluster: Cluster) -> None:
+    c = cluster
+    c.wait_for("badhook restarted", lambda: _container(c, "badhook").get("restartCount", 0) >= 1,
+               timeout=40)
+    events = c.wait_for("FailedPostStartHook", lambda: (lambda e: e if (
+        "FailedPostStartHook", "PostStartHook failed") in e else None)(_events(c, "badhook")))
+    assert ("Killing", "FailedPostStartHook") in events
+
+
+def test_oom_killed(cluster: Cluster) -> None:
+    c = cluster
+    st = c.wait_for("oom to fail", lambda: (
+        lambda s: s if s.get("phase") in ("Succeeded", "Failed") else None)(_status(c, "oom")),
+        timeout=40)
+    term = st["containerStatuses"][0]["state"]["terminated"]
+    assert (st["phase"], term["reason"], term["exitCode"]) == ("Failed", "OOMKilled", 137)
+
+
+def test_forced_deletion_stops_at_once(cluster: Cluster) -> None:
+    c = cluster
+    c.wait_for("forced Running", lambda: _container(c, "forced")["state"].get("running"),
+               timeout=40)
+    uid = c.get("pod", "forced")["metadata"]["uid"]
+    c.kubectl("delete", "pod", "forced", "--grace-period=0", "--force")
+    c.wait_for("forced's containers gone", lambda: not (c.agent_dir / "pods" / uid).exists(),
+               timeout=10)

@@ -50,7 +50,9 @@ from kubepy.kubelet.network.cni import BRIDGE_NAME, NETWORK_NAME
 from kubepy.client.events import EventRecorder
 from kubepy.kubelet.pods.actions import compute_pod_actions, format_pod
 from kubepy.kubelet.pods.backoff import Backoff, image_key, pod_key_prefix
-from kubepy.kubelet.pods.status import ContainerPhase, rfc3339
+from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, rfc3339
+from kubepy.kubelet.prober import ExecSync, ProbeManager, ProbeResult, run_post_start, \
+    run_pre_stop
 from kubepy.kubelet.pods.worker import PodRuntime, PodStartError, PodState, PodStopError
 from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
 from kubepy.kubelet.simulated import nodes as simnodes
@@ -122,6 +124,7 @@ class Agent:
         self.service_informer = self.informers.informer(SERVICES)
         self.queue = _PodQueue(self, [self.pod_informer])
         self.volumes = VolumeManager(client, node_name=config.node_name, clock=self.clock)
+        self.probes = ProbeManager(clock=self.clock, on_change=self._probe_changed)
         self.pod_informer.add_event_handler(*self.queue.handlers())
         self.states: dict[str, PodState] = {}       # uid -> state (also after stop_pod)
         self.uids: dict[str, str] = {}              # pod key -> uid we run
@@ -193,6 +196,7 @@ class Agent:
                 pass
         self._tasks = []
         await self.informers.stop()
+        await self.probes.close()
         await self.events.close()
         if self._session is not None:
             await self._session.close()
@@ -337,6 +341,8 @@ class Agent:
                 and state.phase not in podstatus.TERMINAL:
             requeue = await self._apply_actions(state)
         self._watch_exits(key, state)
+        self._probe_results(state)
+        self._probe_events()
         runtime_status = state.status()
         running = uid in self.runtime.pods
         if runtime_status["phase"] in podstatus.TERMINAL and running:
@@ -405,6 +411,8 @@ class Agent:
             if start.backoff_key is not None:
                 self.backoff.next(start.backoff_key, start.event_time, now)
             await self.runtime.start_container(state, start.name, init=start.init)
+            if not start.init:
+                await self._after_start(state, start.name)
             record = (state.init_containers if start.init else state.containers)[start.name]
             if record.reason == "ErrImagePull":
                 ikey = image_key(uid, record.image)
@@ -441,8 +449,88 @@ class Agent:
                     log.warning("pod %s: refreshing volumes failed: %r", uid, e)
 
     def _unhealthy(self, state: PodState) -> dict[str, str]:
-        """Running containers whose liveness (or startup) probe failed: name -> message."""
-        return {}
+        """Running containers whose liveness (or startup) probe failed: name -> the Killing
+        message ("Container c failed liveness probe, will be restarted")."""
+        policy = (state.pod.get("spec") or {}).get("restartPolicy") or "Always"
+        out: dict[str, str] = {}
+        for name, record in state.containers.items():
+            if record.phase is not ContainerPhase.RUNNING:
+                continue
+            failed = self.probes.liveness_failed(state.uid, name)
+            if failed:
+                out[name] = failed + (", will be restarted" if policy != "Never" else "")
+        return out
+
+    def _exec_sync(self, container_id: str) -> ExecSync:
+        async def run(argv: list[str], timeout: float | None) -> tuple[int, bytes, bytes]:
+            return await self.runc.exec_sync(container_id, argv, timeout=timeout)
+        return run
+
+    async def _after_start(self, state: PodState, name: str) -> None:
+        """A container just started: its postStart hook (a failure kills it), then its
+        probes."""
+        assert self.runtime is not None
+        record = state.containers.get(name)
+        if record is None or record.phase is not ContainerPhase.RUNNING:
+            return
+        spec = next(c for c in (state.pod.get("spec") or {}).get("containers") or []
+                    if c["name"] == name)
+        pod_ip = state.pod_ips[0] if state.pod_ips else ""
+        exec_sync = self._exec_sync(record.container_id)
+        if (spec.get("lifecycle") or {}).get("postStart"):
+            result, message = await run_post_start(state.pod, spec, pod_ip=pod_ip,
+                                                   exec_sync=exec_sync, clock=self.clock)
+            if result is not ProbeResult.SUCCESS:
+                log.info("pod %s: postStart of %s failed: %s", state.uid, name, message)
+                self._event(state.pod, "Warning", "FailedPostStartHook", "PostStartHook failed")
+                await self.runtime.kill_container(state, name, _grace(state.pod),
+                                                  message="FailedPostStartHook")
+                return
+        self.probes.add_container(state.pod, spec, container_id=record.container_id,
+                                  started_at=record.started_at or self.clock.now().timestamp(),
+                                  pod_ip=pod_ip, exec_sync=exec_sync)
+
+    async def _pre_stop(self, state: PodState, grace: float) -> None:
+        """Run the preStop hooks of the running containers (together, within *grace*)."""
+        pod_ip = state.pod_ips[0] if state.pod_ips else ""
+
+        async def one(spec: Obj, record: ContainerRecord) -> None:
+            if not (spec.get("lifecycle") or {}).get("preStop"):
+                return
+            result, message = await run_pre_stop(
+                state.pod, spec, pod_ip=pod_ip, exec_sync=self._exec_sync(record.container_id),
+                timeout=grace, clock=self.clock)
+            if result is not ProbeResult.SUCCESS:
+                self._event(state.pod, "Warning", "FailedPreStopHook", message)
+
+        hooks = []
+        for spec in (state.pod.get("spec") or {}).get("containers") or []:
+            record = state.containers.get(spec["name"])
+            if record is not None and record.phase is ContainerPhase.RUNNING:
+                self._event(state.pod, "Normal", "Killing", f"Stopping container {spec['name']}")
+                hooks.append(one(spec, record))
+        if hooks:
+            await asyncio.gather(*hooks, return_exceptions=True)
+
+    def _probe_changed(self, pod_uid: str, container_name: str) -> None:
+        for key, uid in list(self.uids.items()):
+            if uid == pod_uid:
+                self.queue.enqueue_key(key)
+
+    def _probe_events(self) -> None:
+        for uid, type_, reason, message in self.probes.events():
+            state = self.states.get(uid)
+            if state is not None:
+                self._event(state.pod, type_, reason, message)
+
+    def _probe_results(self, state: PodState) -> None:
+        """Readiness and startup results onto the running containers' records."""
+        for name, record in state.containers.items():
+            if record.phase is ContainerPhase.RUNNING:
+                record.probe_ready = self.probes.ready(state.uid, name)
+                record.probe_started = self.probes.started(state.uid, name)
+            elif record.phase is ContainerPhase.EXITED:
+                self.probes.remove_container(state.uid, name)
 
     def _event(self, pod: Obj, type_: str, reason: str, message: str) -> None:
         self.events.event({"kind": "Pod", "apiVersion": "v1", "metadata": pod["metadata"]},
@@ -462,7 +550,15 @@ class Agent:
             log.warning("%s", e)
 
     async def _terminate(self, uid: str, pod: Obj | None, grace: float) -> None:
+        """Stop the pod: preStop hooks within *grace*, SIGTERM, SIGKILL when the rest of the
+        grace period is over (at once for 0); then its volumes and directory go."""
         assert self.runtime is not None
+        self.probes.remove_pod(uid)
+        live = self.runtime.pods.get(uid)
+        if live is not None and grace > 0:
+            started = self.clock.monotonic()
+            await self._pre_stop(live, grace)
+            grace = max(0.0, grace - (self.clock.monotonic() - started))
         if uid in self.runtime.pods:
             try:
                 await self.runtime.stop_pod(uid, grace)
