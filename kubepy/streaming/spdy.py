@@ -194,6 +194,7 @@ class SpdySession:
         self.goaway: GoAway | None = None          # the peer's GOAWAY, if it sent one
         self.peer_initial_window = DEFAULT_INITIAL_WINDOW
         self.peer_flow_control: bool | None = None  # None until the peer's first frame
+        self.peer_pings = 0                         # PINGs the peer sent (and we echoed)
         self._parser = FrameParser()
         self._compressor = HeaderCompressor()
         self._streams: dict[int, SpdyStream] = {}
@@ -345,6 +346,7 @@ class SpdySession:
                 self._wake_writers()
             case Ping(ping_id):
                 if ping_id % 2 != self._next_ping % 2:
+                    self.peer_pings += 1
                     self._enqueue(frame, urgent=True)       # the peer's ping: echo it
                 elif (waiter := self._pings.get(ping_id)) is not None and not waiter.done():
                     waiter.set_result(None)

@@ -234,3 +234,37 @@ def test_kubectl_port_forward_over_spdy(version: str, tmp_path: Path) -> None:
     if not FORWARD_VERSIONS:
         pytest.skip("no kubectl")
     run(main())
+
+
+async def exec_until_pinged(session: SpdySession, protocol: str) -> None:
+    """Hold the exec open until the client's keep-alive PING (client-go: every 5 s) came."""
+    streams: dict[str, SpdyStream] = {}
+    while len(streams) < 3:
+        stream = await session.accept()
+        assert stream is not None
+        await stream.reply()
+        streams[stream.headers["streamtype"]] = stream
+    while session.peer_pings == 0:
+        await asyncio.sleep(0.1)
+    await streams["stdout"].write(b"pinged\n")
+    for name in ("stdout", "stderr"):
+        await streams[name].close()
+    await streams["error"].write(json.dumps({"metadata": {}, "status": "Success"}).encode())
+    await streams["error"].close()
+
+
+@pytest.mark.skipif("1.27" not in KUBECTLS, reason="no kubectl 1.27")
+def test_kubectl_pings_are_echoed(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with fake_apiserver(exec_until_pinged, tmp_path) as kubeconfig:
+            proc = await asyncio.create_subprocess_exec(
+                str(KUBECTLS["1.27"]), "--kubeconfig", str(kubeconfig), "exec", "p", "--", "true",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), 20)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            assert (proc.returncode, out) == (0, b"pinged\n"), err.decode()
+    run(main())
