@@ -1,0 +1,547 @@
+"""The kubelet HTTPS server against a real runc container (root).
+
+A pod sandbox (its own network namespace, only lo) and one busybox container run under a
+private runc root and cgroup parent; a small StreamingRuntime describes them to a real
+KubeletServer on 127.0.0.1:<free port>. Clients are this repository's WebSocket client
+(websocket_conn.connect) and H4a's SPDY session, over TLS with a client certificate from a
+test CA. Checked: exec over WebSocket v5/v4/base64 and SPDY (exit codes as Status, stdin and
+its half-close, a tty with resize), port-forward to busybox httpd inside the pod netns over
+WebSocket channels, SPDY and SPDY tunnelled in WebSocket, logs (tail, timestamps, follow),
+401 without a client certificate and a refused handshake with a certificate of another CA.
+Everything created is removed, also on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import json
+import os
+import shutil
+import ssl
+import struct
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from kubepy.kubelet.runtime import cgroups
+from kubepy.kubelet.runtime.bundle import write_bundle
+from kubepy.kubelet.runtime.runc import Runc, RuncError, oom_score_adj_floor, stop
+from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
+                                            run_sandbox, stop_sandbox)
+from kubepy.kubelet.runtime.spec import container_spec
+from kubepy.kubelet.server import ContainerRef, KubeletServer, PodRef
+from kubepy.kubelet.server.logs import format_timestamp
+from kubepy.streaming.spdy import SpdySession, SpdyStream, stream_reader_writer
+from kubepy.streaming.websocket import Message, Opcode
+from kubepy.streaming.websocket_conn import UpgradeRefused, WebSocket, connect
+
+Obj = dict[str, Any]
+HTTPD = ("mkdir -p /tmp/www && echo pod-content > /tmp/www/index.html && "
+         "httpd -p 8080 -h /tmp/www && echo started && exec sleep 3600")
+
+
+# ---- certificates ------------------------------------------------------------------------
+
+def _name(cn: str, org: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    if org:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    return x509.Name(attrs)
+
+
+def make_ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def make_client(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], cn: str,
+                directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(_name(cn, "system:masters"))
+            .issuer_name(ca[0].subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(ca[1], hashes.SHA256()))
+    cert_path, key_path = directory / f"{cn}.crt", directory / f"{cn}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def client_context(cert: tuple[Path, Path] | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # as the apiserver: the kubelet's cert is not checked
+    if cert is not None:
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+    return context
+
+
+# ---- the pod -----------------------------------------------------------------------------
+
+def busybox_rootfs(path: str) -> str:
+    for d in ("bin", "etc", "tmp", "dev", "proc", "sys"):
+        os.makedirs(os.path.join(path, d), exist_ok=True)
+    shutil.copy2(BUSYBOX, os.path.join(path, "bin", "busybox"))
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for name in applets:
+        if name != "busybox":
+            os.symlink("busybox", os.path.join(path, "bin", name))
+    with open(os.path.join(path, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\n")
+    with open(os.path.join(path, "etc", "group"), "w") as f:
+        f.write("root:x:0:\n")
+    return path
+
+
+@dataclass
+class Runtime:
+    """The StreamingRuntime of the test: one pod, containers by name."""
+    runc_root: str
+    pods: dict[tuple[str, str], PodRef] = field(default_factory=dict)
+    containers: dict[tuple[str, str, str], ContainerRef] = field(default_factory=dict)
+
+    def pod(self, namespace: str, name: str) -> PodRef | None:
+        return self.pods.get((namespace, name))
+
+    def container(self, namespace: str, name: str, container: str) -> ContainerRef | None:
+        return self.containers.get((namespace, name, container))
+
+    def runc_command(self) -> list[str]:
+        return ["runc", "--root", self.runc_root]
+
+
+@dataclass
+class Env:
+    tmp: Path
+    runtime: Runtime
+    ca_pem: bytes
+    client: tuple[Path, Path]
+    stranger: tuple[Path, Path]
+    sandbox: Sandbox
+    app_id: str
+
+
+def _require() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("e2e kubelet server tests need root")
+    if not shutil.which("runc"):
+        pytest.fail("runc is not installed (Debian package runc)")
+    if not os.path.exists(BUSYBOX):
+        pytest.fail("busybox-static is not installed")
+
+
+async def _start_pod(tmp: Path, runc: Runc, uid: str, cgroup_parent: str
+                     ) -> tuple[Sandbox, str]:
+    pod = {"metadata": {"name": "web", "namespace": "default", "uid": uid},
+           "spec": {"containers": []}}
+    sandbox = await run_sandbox(runc, pod, sandbox_id=f"{uid}-sb",
+                                bundle_dir=str(tmp / "sandbox"),
+                                pause_rootfs=prepare_pause_rootfs(str(tmp / "pause")),
+                                cgroup_parent=cgroup_parent,
+                                oom_score_adj_floor=oom_score_adj_floor())
+    rootfs = busybox_rootfs(str(tmp / "rootfs"))
+    cid = f"{uid}-app"
+    bundle = tmp / "bundles" / cid
+    bundle.mkdir(parents=True)
+    container = {"name": "app", "image": "busybox", "command": ["/bin/sh", "-c", HTTPD]}
+    spec = container_spec(pod, container, container_id=cid, sandbox_id=sandbox.id,
+                          sandbox_pid=sandbox.pid, rootfs=rootfs, cgroup_parent=cgroup_parent,
+                          oom_score_adj_floor=oom_score_adj_floor(),
+                          passwd=(Path(rootfs) / "etc/passwd").read_text())
+    write_bundle(str(bundle), spec)
+    await runc.create(cid, str(bundle), stdout_path=str(bundle / "stdout"),
+                      stderr_path=str(bundle / "stderr"))
+    await runc.start(cid)
+    for _ in range(100):  # httpd listening
+        if (bundle / "stdout").read_text().strip() == "started":
+            break
+        await asyncio.sleep(0.05)
+    return sandbox, cid
+
+
+async def _cleanup(runc: Runc, sandbox: Sandbox | None, cgroup_parent: str) -> list[str]:
+    problems = []
+    for state in await runc.list():
+        if sandbox is not None and state.id == sandbox.id:
+            continue
+        await stop(runc, state.id, state.pid, grace=0)
+        try:
+            await runc.delete(state.id, force=True)
+        except RuncError as e:
+            problems.append(str(e))
+    if sandbox is not None:
+        await stop_sandbox(runc, sandbox)
+    problems += cgroups.remove_cgroup(cgroup_parent)
+    return problems
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    _require()
+    tmp = Path(tempfile.mkdtemp(prefix="kubepy-kls-"))
+    uid = uuid.uuid4().hex[:12]
+    cgroup_parent = f"kubepy-test-{uid}"
+    runc = Runc(str(tmp / "runc"))
+    sandbox = None
+    try:
+        sandbox, cid = asyncio.run(_start_pod(tmp, runc, uid, cgroup_parent))
+        ca = make_ca("test-cluster-ca")
+        ca_pem = ca[0].public_bytes(serialization.Encoding.PEM)
+        runtime = Runtime(str(tmp / "runc"))
+        runtime.pods[("default", "web")] = PodRef(uid, "default", "web", sandbox.netns_path,
+                                                  ("app",))
+        runtime.containers[("default", "web", "app")] = ContainerRef(
+            pod_uid=uid, namespace="default", pod_name="web", container_name="app",
+            container_id=cid, running=True, log_path=None, previous_log_path=None, tty=False,
+            stdin=False, stdin_once=False, attach_socket=None, ctl_path=None)
+        yield Env(tmp, runtime, ca_pem, make_client(ca, "kube-apiserver-kubelet-client", tmp),
+                  make_client(make_ca("other-ca"), "intruder", tmp), sandbox, cid)
+    finally:
+        problems = asyncio.run(_cleanup(runc, sandbox, cgroup_parent))
+        left = asyncio.run(runc.list())
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not problems, problems
+        assert not left, left
+        assert not cgroups.existing(cgroup_parent)
+
+
+# ---- clients -----------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.kubelet = KubeletServer(env.runtime, client_ca_pem=env.ca_pem,
+                                     cert_dir=env.tmp / "pki", node_name="node-1",
+                                     node_ip="127.0.0.1")
+        self.port = 0
+
+    async def __aenter__(self) -> "Server":
+        self.port = await self.kubelet.start("127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.kubelet.stop()
+
+    async def open(self, cert: tuple[Path, Path] | None = None, *, anonymous: bool = False
+                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        context = client_context(None if anonymous else cert or self.env.client)
+        return await asyncio.open_connection("127.0.0.1", self.port, ssl=context)
+
+    async def get(self, target: str, *, anonymous: bool = False) -> tuple[int, bytes]:
+        reader, writer = await self.open(anonymous=anonymous)
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: node-1\r\nConnection: close\r\n\r\n"
+                     .encode())
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        if b"transfer-encoding: chunked" in head.lower():
+            body = _dechunk(body)
+        return int(head.split(b" ")[1]), body
+
+    async def websocket(self, target: str, protocols: list[str]) -> WebSocket:
+        reader, writer = await self.open()
+        return await connect(reader, writer, host="node-1", target=target, protocols=protocols)
+
+    async def spdy(self, target: str, protocol: str) -> tuple[SpdySession, asyncio.Task[None],
+                                                              str]:
+        reader, writer = await self.open()
+        writer.write(f"POST {target} HTTP/1.1\r\nHost: node-1\r\nConnection: Upgrade\r\n"
+                     f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
+                     "Content-Length: 0\r\n\r\n".encode())
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        assert head.startswith("HTTP/1.1 101"), head
+        chosen = [line.split(":", 1)[1].strip() for line in head.split("\r\n")
+                  if line.lower().startswith("x-stream-protocol-version:")]
+        session = SpdySession(*stream_reader_writer(reader, writer), server=False)
+        return session, asyncio.create_task(session.run()), chosen[0] if chosen else ""
+
+
+def _dechunk(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size_text, _, rest = body.partition(b"\r\n")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2:]
+    return out
+
+
+async def read_channels(ws: WebSocket, *, base64_text: bool = False) -> dict[int, bytes]:
+    """Everything the server sends, by channel, until it closes the WebSocket."""
+    out: dict[int, bytes] = {}
+    while (message := await asyncio.wait_for(ws.recv(), 20)) is not None:
+        if base64_text:
+            assert message.opcode == Opcode.TEXT
+            channel, data = message.data[0] - ord("0"), base64.b64decode(message.data[1:])
+        else:
+            assert message.opcode == Opcode.BINARY
+            channel, data = message.data[0], message.data[1:]
+        out[channel] = out.get(channel, b"") + data
+    return out
+
+
+async def read_all(stream: SpdyStream) -> bytes:
+    out = b""
+    while data := await asyncio.wait_for(stream.read(), 20):
+        out += data
+    return out
+
+
+def exec_target(command: list[str], **flags: str) -> str:
+    query = "&".join([f"command={c}" for c in command] + [f"{k}={v}" for k, v in flags.items()])
+    return f"/exec/default/web/app?{query}"
+
+
+def exit_status(code: int) -> dict[str, Any]:
+    return {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+            "message": "command terminated with non-zero exit code: error executing command "
+                       f"[sh -c {'cat; echo oops >&2; exit 3' if code == 3 else ''}], "
+                       f"exit code {code}",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+# ---- exec --------------------------------------------------------------------------------
+
+def test_exec_websocket_v5_stdin_half_close_and_exit_code(env: Env) -> None:
+    async def main() -> dict[int, bytes]:
+        async with Server(env) as server:
+            ws = await server.websocket(
+                exec_target(["sh", "-c", "cat;%20echo%20oops%20>%262;%20exit%203"],
+                            stdin="1", stdout="1", stderr="1"),
+                ["v5.channel.k8s.io", "v4.channel.k8s.io"])
+            assert ws.protocol == "v5.channel.k8s.io"
+            await ws.send(b"\x00hello ")
+            await ws.send(b"\x00kubelet\n")
+            await ws.send(b"\xff\x00")  # v5: stdin is done
+            return await read_channels(ws)
+
+    out = asyncio.run(main())
+    assert out[1] == b"hello kubelet\n" and out[2] == b"oops\n"
+    assert json.loads(out[3]) == exit_status(3)
+
+
+@pytest.mark.parametrize("protocol", ["v4.base64.channel.k8s.io", "base64.channel.k8s.io"])
+def test_exec_websocket_base64_success(env: Env, protocol: str) -> None:
+    async def main() -> dict[int, bytes]:
+        async with Server(env) as server:
+            ws = await server.websocket(exec_target(["hostname"], stdout="1", stderr="1"),
+                                        [protocol])
+            return await read_channels(ws, base64_text=True)
+
+    out = asyncio.run(main())
+    assert out[1] == b"web\n"
+    if protocol.startswith("v4."):
+        assert json.loads(out[3]) == {"metadata": {}, "status": "Success"}
+    else:
+        assert out.get(3, b"") == b""  # v1: nothing on success
+
+
+def test_exec_websocket_tty_resize(env: Env) -> None:
+    async def main() -> dict[int, bytes]:
+        async with Server(env) as server:
+            ws = await server.websocket(
+                exec_target(["sh", "-c", "read%20x;%20stty%20size;%20echo%20got:$x;%20exit%207"],
+                            stdin="1", stdout="1", tty="1"), ["v4.channel.k8s.io"])
+            await ws.send(b"\x04" + json.dumps({"Width": 100, "Height": 30}).encode())
+            await asyncio.sleep(0.3)
+            await ws.send(b"\x00abc\r")
+            return await read_channels(ws)
+
+    out = asyncio.run(main())
+    text = out[1].decode()
+    assert "abc" in text and "30 100" in text and "got:abc" in text, text
+    assert 2 not in out or out[2] == b""  # a tty has no stderr
+    assert json.loads(out[3])["details"]["causes"] == [{"reason": "ExitCode", "message": "7"}]
+
+
+def test_exec_spdy_v4(env: Env) -> None:
+    async def main() -> tuple[str, bytes, bytes, bytes]:
+        async with Server(env) as server:
+            session, loop, protocol = await server.spdy(
+                exec_target(["sh", "-c", "cat;%20echo%20oops%20>%262;%20exit%203"],
+                            stdin="1", stdout="1", stderr="1"),
+                "v4.channel.k8s.io, v3.channel.k8s.io")
+            streams = {}
+            for kind in ("error", "stdin", "stdout", "stderr"):
+                streams[kind] = await session.open({"streamType": kind})
+            for stream in streams.values():
+                await stream.wait_reply()
+            await streams["stdin"].write(b"over spdy\n")
+            await streams["stdin"].close()
+            out, err, status = await asyncio.gather(
+                read_all(streams["stdout"]), read_all(streams["stderr"]),
+                read_all(streams["error"]))
+            await session.close()
+            loop.cancel()
+            return protocol, out, err, status
+
+    protocol, out, err, status = asyncio.run(main())
+    assert protocol == "v4.channel.k8s.io"
+    assert (out, err) == (b"over spdy\n", b"oops\n")
+    assert json.loads(status) == exit_status(3)
+
+
+# ---- port-forward ------------------------------------------------------------------------
+
+def test_port_forward_websocket_channels(env: Env) -> None:
+    async def main() -> dict[int, bytes]:
+        async with Server(env) as server:
+            ws = await server.websocket("/portForward/default/web?port=8080",
+                                        ["v4.channel.k8s.io"])
+            await ws.send(b"\x00GET / HTTP/1.0\r\n\r\n")
+            return await read_channels(ws)
+
+    out = asyncio.run(main())
+    port = struct.pack("<H", 8080)
+    assert out[0].startswith(port + b"HTTP/1.") and out[0].endswith(b"pod-content\n")
+    assert out[1] == port  # the error channel: the port, then nothing
+
+
+async def _spdy_forward(session: SpdySession, port: int, request_id: str,
+                        payload: bytes) -> tuple[bytes, bytes]:
+    headers = {"port": str(port), "requestID": request_id}
+    error = await session.open({**headers, "streamType": "error"})
+    data = await session.open({**headers, "streamType": "data"})
+    await error.wait_reply()
+    await data.wait_reply()
+    await data.write(payload)
+    return await asyncio.gather(read_all(data), read_all(error))
+
+
+def test_port_forward_spdy_two_connections_and_refused_port(env: Env) -> None:
+    async def main() -> list[tuple[bytes, bytes]]:
+        async with Server(env) as server:
+            session, loop, protocol = await server.spdy("/portForward/default/web",
+                                                        "portforward.k8s.io")
+            assert protocol == "portforward.k8s.io"
+            results = await asyncio.gather(
+                _spdy_forward(session, 8080, "0", b"GET / HTTP/1.0\r\n\r\n"),
+                _spdy_forward(session, 8080, "1", b"GET /index.html HTTP/1.0\r\n\r\n"),
+                _spdy_forward(session, 9, "2", b"x"))
+            await session.close()
+            loop.cancel()
+            return list(results)
+
+    (data0, err0), (data1, err1), (data2, err2) = asyncio.run(main())
+    assert data0.endswith(b"pod-content\n") and data1.endswith(b"pod-content\n")
+    assert err0 == err1 == b"" and data2 == b""
+    assert err2.decode().startswith("error forwarding port 9 to pod web, uid ")
+    assert "connection refused" in err2.decode()
+
+
+def test_port_forward_spdy_tunnelled_in_websocket(env: Env) -> None:
+    async def main() -> tuple[bytes, bytes]:
+        async with Server(env) as server:
+            ws = await server.websocket("/portForward/default/web",
+                                        ["SPDY/3.1+portforward.k8s.io"])
+            assert ws.protocol == "SPDY/3.1+portforward.k8s.io"
+
+            async def read() -> bytes:
+                message = await ws.recv()
+                return b"" if message is None else message.data
+
+            session = SpdySession(read, ws.send, server=False)
+            loop = asyncio.create_task(session.run())
+            result = await _spdy_forward(session, 8080, "0", b"GET / HTTP/1.0\r\n\r\n")
+            await session.close()
+            loop.cancel()
+            return result
+
+    data, err = asyncio.run(main())
+    assert data.startswith(b"HTTP/1.") and data.endswith(b"pod-content\n") and err == b""
+
+
+# ---- logs, health, authentication ------------------------------------------------------
+
+def _cri(offset: int, stream: str, text: str) -> bytes:
+    return f"{format_timestamp(1_700_000_000_000_000_000 + offset * 10**9)} {stream} F " \
+           f"{text}\n".encode()
+
+
+def test_logs_tail_timestamps_and_follow(env: Env) -> None:
+    log = env.tmp / "app.log"
+    log.write_bytes(_cri(0, "stdout", "one") + _cri(1, "stderr", "two") +
+                    _cri(2, "stdout", "three"))
+    key = ("default", "web", "app")
+    original = env.runtime.containers[key]
+    env.runtime.containers[key] = replace(original, log_path=str(log))
+
+    async def main() -> None:
+        async with Server(env) as server:
+            assert await server.get("/containerLogs/default/web/app") == \
+                (200, b"one\ntwo\nthree\n")
+            assert await server.get("/containerLogs/default/web/app?tailLines=1&timestamps=true"
+                                    ) == (200, b"2023-11-14T22:13:22.000000000Z three\n")
+            assert await server.get("/containerLogs/default/web/app?limitBytes=6") == \
+                (200, b"one\ntw")
+            status, body = await server.get("/containerLogs/default/web/nope")
+            assert status == 404 and b'container "nope" not found' in body
+            assert (await server.get("/containerLogs/default/web/app?tailLines=-1"))[0] == 422
+            assert (await server.get("/containerLogs/default/web/app?previous=true"))[0] == 400
+            follow = asyncio.create_task(
+                server.get("/containerLogs/default/web/app?follow=true&tailLines=1"))
+            await asyncio.sleep(0.5)
+            with open(log, "ab") as f:
+                f.write(_cri(3, "stdout", "four"))
+            await asyncio.sleep(0.5)
+            assert not follow.done()
+            env.runtime.containers[key] = replace(original, log_path=str(log), running=False)
+            assert await asyncio.wait_for(follow, 5) == (200, b"three\nfour\n")
+
+    try:
+        asyncio.run(main())
+    finally:
+        env.runtime.containers[key] = original
+
+
+def test_healthz_stats_and_authentication(env: Env) -> None:
+    async def main() -> None:
+        async with Server(env) as server:
+            assert await server.get("/healthz") == (200, b"ok")
+            status, body = await server.get("/stats/summary")
+            summary = json.loads(body)
+            assert status == 200 and summary["node"]["nodeName"] == "node-1"
+            assert summary["node"]["memory"]["workingSetBytes"] > 0
+            assert await server.get("/healthz", anonymous=True) == (401, b"Unauthorized\n")
+            assert (await server.get("/nothing/here"))[0] == 404
+            with pytest.raises(UpgradeRefused) as refused:
+                await server.websocket("/exec/default/gone/app?command=ls&stdout=1",
+                                       ["v4.channel.k8s.io"])
+            assert refused.value.status == 404
+            with pytest.raises((ssl.SSLError, ConnectionError)):
+                reader, writer = await server.open(env.stranger)
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                await writer.drain()
+                if not await reader.read():
+                    raise ConnectionResetError("closed by the server")
+
+    asyncio.run(main())
