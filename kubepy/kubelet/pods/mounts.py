@@ -7,7 +7,10 @@ makes them and returns ``{volume name: host path}``. ``volume_dirs`` is the olde
 uses the VolumeManager.
 
 ``container_mounts`` returns the OCI mounts of one container: its ``volumeMounts`` (with
-``subPath``, which must stay inside the volume, and ``readOnly``), then the files the kubelet
+``subPath``, which must stay inside the volume, or ``subPathExpr`` expanded from the
+container's *env* — a reference to a missing or empty variable fails with ``missing value
+for X`` —, ``readOnly``, and ``mountPropagation``: ``HostToContainer`` is ``rslave``,
+``Bidirectional`` ``rshared``, none ``rprivate``), then the files the kubelet
 manages — ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf`` — and the termination
 message file, each left out when a volumeMount already covers that path. configMap, secret,
 downwardAPI and projected volumes are always mounted read-only, as the kubelet does: they
@@ -19,15 +22,18 @@ marked ``readOnly``).
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Collection, Mapping
+import re
+from typing import Any, Collection, Mapping, Sequence
 
-from kubepy.kubelet.runtime.env import ContainerConfigError
+from kubepy.kubelet.runtime.env import ContainerConfigError, expand
 from kubepy.kubelet.runtime.spec import bind_mount
 
 Obj = dict[str, Any]
 
 EMPTY_DIR = "kubernetes.io~empty-dir"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+PROPAGATION = {None: "rprivate", "": "rprivate", "None": "rprivate",
+               "HostToContainer": "rslave", "Bidirectional": "rshared"}
 READ_ONLY_PLUGIN_DIRS = ("kubernetes.io~configmap", "kubernetes.io~secret",
                          "kubernetes.io~downward-api", "kubernetes.io~projected")
 
@@ -69,6 +75,17 @@ def sub_path(base: str, sub: str) -> str:
     return base if norm == "." else posixpath.join(base, norm)
 
 
+def expand_sub_path_expr(expr: str, env: Sequence[tuple[str, str]]) -> str:
+    """``ExpandContainerVolumeMounts``: ``$(VAR)`` from the container's variables; a
+    missing or empty one fails."""
+    values = dict(env)
+    names = re.findall(r"\$\(([^)]*)\)", expr.replace("$$", ""))
+    missing = sorted({n for n in names if not values.get(n)})
+    if missing:
+        raise ContainerConfigError(f"missing value for {', '.join(missing)}")
+    return expand(expr, values)
+
+
 def _covered(destination: str, taken: set[str]) -> bool:
     return posixpath.normpath(destination) in taken
 
@@ -77,7 +94,8 @@ def container_mounts(container: Obj, *, volumes: Mapping[str, str],
                      unsupported: Mapping[str, str] | None = None, etc_hosts: str | None,
                      etc_hostname: str | None, resolv_conf: str | None,
                      termination_log: str | None,
-                     read_only_volumes: Collection[str] = ()) -> list[Obj]:
+                     read_only_volumes: Collection[str] = (),
+                     env: Sequence[tuple[str, str]] = ()) -> list[Obj]:
     """The OCI mounts of *container* (see the module docstring); a None file is not
     mounted. Raises ContainerConfigError for an unknown or unsupported volume."""
     unsupported = unsupported or {}
@@ -91,9 +109,16 @@ def container_mounts(container: Obj, *, volumes: Mapping[str, str],
         source = volumes[name]
         read_only = (bool(vm.get("readOnly")) or name in read_only_volumes
                      or read_only_volume_path(source))
-        if vm.get("subPath"):
-            source = sub_path(source, vm["subPath"])
-        mounts.append(bind_mount(source, vm["mountPath"], read_only=read_only))
+        sub = vm.get("subPath") or ""
+        if vm.get("subPathExpr"):
+            sub = expand_sub_path_expr(vm["subPathExpr"], env)
+        if sub:
+            source = sub_path(source, sub)
+        propagation = vm.get("mountPropagation")
+        if propagation not in PROPAGATION:
+            raise ContainerConfigError(f"invalid mountPropagation {propagation!r}")
+        mounts.append(bind_mount(source, vm["mountPath"], read_only=read_only,
+                                 propagation=PROPAGATION[propagation]))
     taken = {posixpath.normpath(m["destination"]) for m in mounts}
     managed = [(etc_hosts, "/etc/hosts"), (etc_hostname, "/etc/hostname"),
                (resolv_conf, "/etc/resolv.conf"),

@@ -6,7 +6,7 @@ Volumes live where the kubelet keeps them, ``<pod dir>/volumes/<plugin>/<volume 
 volume                 directory                       content
 =====================  =============================  =================================
 emptyDir               kubernetes.io~empty-dir         disk (0777); ``medium: Memory``:
-                                                       tmpfs, ``size=sizeLimit``
+                                                       tmpfs sized by ``emptydir``
 configMap              kubernetes.io~configmap         atomic writer, disk
 secret                 kubernetes.io~secret            atomic writer, tmpfs
 downwardAPI            kubernetes.io~downward-api      atomic writer, disk
@@ -39,12 +39,13 @@ import os
 import shutil
 from typing import Any, Callable, Mapping
 
-from kubepy.api.quantity import QuantityError, quantity_to_int
+from kubepy.api.quantity import QuantityError
 from kubepy.client.clock import Clock
 from kubepy.client.rest import ApiClient, ApiUnreachable
 from kubepy import errors as api_errors
 from kubepy.kubelet.volumes import hostpath, ownership, projection, tmpfs
 from kubepy.kubelet.volumes.atomic_writer import AtomicWriteError, AtomicWriter
+from kubepy.kubelet.volumes.emptydir import memory_size
 from kubepy.kubelet.volumes.errors import VolumeError, setup_failed
 from kubepy.kubelet.volumes.projection import FileProjection, Payload, ProjectionError
 from kubepy.kubelet.volumes.sources import (CONFIGMAPS, PVCS, PVS, SECRETS, NoClient,
@@ -200,12 +201,10 @@ class VolumeManager:
         fresh = not os.path.isdir(path)
         os.makedirs(path, exist_ok=True)
         if medium == "Memory":
-            size = None
-            if source.get("sizeLimit"):
-                try:
-                    size = quantity_to_int(source["sizeLimit"])
-                except QuantityError as e:
-                    raise setup_failed(vol["name"], f"invalid sizeLimit: {e}") from e
+            try:
+                size = memory_size(pod, source.get("sizeLimit"), self.allocatable)
+            except QuantityError as e:
+                raise setup_failed(vol["name"], f"invalid sizeLimit: {e}") from e
             fresh = not tmpfs.is_mount_point(path)
             tmpfs.mount_tmpfs(path, size)
         elif fresh:
