@@ -474,3 +474,50 @@ def test_create_failure_leaves_nothing(env: Env) -> None:
         assert conmon_processes(env.tmp) == []
 
     asyncio.run(main())
+
+
+def test_create_refuses_an_id_runc_already_has(env: Env) -> None:
+    """A failed create must not take the other container with it."""
+    runner = env.runner()
+
+    async def main() -> None:
+        cid = await env.run(runner, sh("app", "sleep 60"))
+        other = env.runner()
+        os.rename(os.path.join(env.state_dir, "containers", cid),
+                  os.path.join(env.tmp, "moved-state"))       # as if the state were lost
+        _, bundle = env.bundle(sh("app", "sleep 60"))
+        with pytest.raises(Exception, match="already exists"):
+            await other.create(cid, bundle, log_path=env.log_path(cid) + ".2")
+        assert (await env.runc.state(cid)).status == "running"
+        os.rename(os.path.join(env.tmp, "moved-state"),
+                  os.path.join(env.state_dir, "containers", cid))
+        assert (await runner.stop(cid, 0) or ExitStatus(-1, 0, False)).exit_code == 137
+        await runner.remove(cid)
+
+    asyncio.run(main())
+
+
+def test_log_rotation_as_the_kubelet_does(env: Env) -> None:
+    runner = env.runner()
+
+    async def main() -> tuple[str, list[bool]]:
+        cid = await env.run(runner, sh("chatty", "i=0; while true; do echo line-$i; "
+                                                 "i=$((i+1)); sleep 0.005; done"))
+        log = env.log_path(cid)
+        rotated = [await runner.rotate_log(cid, max_size=1 << 20, max_files=2)]
+        for _ in range(2):
+            while os.path.getsize(log) < 2000:
+                await asyncio.sleep(0.02)
+            rotated.append(await runner.rotate_log(cid, max_size=1000, max_files=2))
+            await asyncio.sleep(1.05)              # rotated names have second resolution
+        await runner.stop(cid, 0)
+        await runner.remove(cid)
+        return log, rotated
+
+    log, rotated = asyncio.run(main())
+    assert rotated == [False, True, True]
+    backups = sorted(p for p in os.listdir(os.path.dirname(log)) if p != "0.log")
+    assert len(backups) == 1 and re.fullmatch(r"0\.log\.\d{8}-\d{6}", backups[0]), backups
+    numbers = [int(text.split("-")[1]) for path in (backups[0], "0.log")
+               for _s, _t, text in cri_lines(os.path.join(os.path.dirname(log), path))]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))   # nothing lost

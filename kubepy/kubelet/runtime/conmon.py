@@ -24,7 +24,8 @@ Layout of ``state_dir``::
 conmon creates in the bundle directory the attach socket (``attach``: SOCK_SEQPACKET; a
 client's packets go to the container's stdin, each packet from conmon starts with one byte
 naming the stream, 2 stdout, 3 stderr), the ``ctl`` FIFO (lines ``"1 <height> <width>\\n"``
-resize the terminal, ``"2 0 0\\n"`` reopens the log file) and ``winsz``.
+resize the terminal, ``"2 0 0\\n"`` reopens the log file: ``rotate_log`` renames the log as
+the kubelet's log manager does and has conmon start a new one) and ``winsz``.
 
 A container with ``tty`` needs ``process.terminal: true`` in its config.json (runc then hands
 the pty to conmon through its console socket). OOM: conmon's ``oom`` file, else the
@@ -38,6 +39,7 @@ import json
 import os
 import shutil
 import signal as signals
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,8 +142,12 @@ class ConmonRunner:
         os.makedirs(os.path.dirname(meta.log_path), exist_ok=True)
         try:
             return await self._spawn(container_id, meta)
+        except ConmonError as e:
+            # runc refuses an id it already has: that container is not ours to delete
+            await self._cleanup_failed(container_id, runc_too="already exists" not in str(e))
+            raise
         except BaseException:
-            await self._cleanup_failed(container_id)
+            await self._cleanup_failed(container_id, runc_too=True)
             raise
 
     def command(self, container_id: str, meta: ContainerMeta) -> list[str]:
@@ -196,9 +202,13 @@ class ConmonRunner:
                                                 "conmon exited without reporting a pid"))
         return pid
 
-    async def _cleanup_failed(self, container_id: str) -> None:
+    async def _cleanup_failed(self, container_id: str, *, runc_too: bool) -> None:
         try:
-            await self.remove(container_id)
+            if runc_too:
+                await self.remove(container_id)
+            else:
+                _unlink(self._exit_file(container_id))
+                shutil.rmtree(self._dir(container_id), ignore_errors=True)
         except Exception:
             pass
 
@@ -325,17 +335,20 @@ class ConmonRunner:
     async def remove(self, container_id: str) -> None:
         """Kill what is left, ``runc delete --force``, wait for conmon to go, and remove the
         state dir, the exit file and conmon's files in the bundle."""
-        cdir = self._dir(container_id)
-        try:
-            meta: ContainerMeta | None = self._meta(container_id)
-        except (OSError, ValueError, TypeError):
-            meta = None
         try:
             await self.runc.delete(container_id, force=True)
         except ContainerNotFound:
             pass
         await self._wait_conmon_gone(container_id, 5.0)
         self._reap_conmon(container_id)
+        self._remove_files(container_id)
+
+    def _remove_files(self, container_id: str) -> None:
+        cdir = self._dir(container_id)
+        try:
+            meta: ContainerMeta | None = self._meta(container_id)
+        except (OSError, ValueError, TypeError):
+            meta = None
         _unlink(self._exit_file(container_id))
         link = os.path.join(self.socket_dir, container_id)
         if os.path.islink(link):
@@ -355,6 +368,43 @@ class ConmonRunner:
             except ProcessLookupError:
                 pass
             await wait_pid(pid, 2.0)
+
+    async def reopen_log(self, container_id: str, *, timeout: float = 2.0) -> None:
+        """Make conmon write to a fresh file at the log path (CRI ReopenContainerLog: "2 0 0"
+        on the ctl FIFO), waiting until the file is there. OSError when conmon is gone."""
+        log_path = self._meta(container_id).log_path
+        fd = os.open(self.ctl_path(container_id), os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"2 0 0\n")
+        finally:
+            os.close(fd)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not os.path.exists(log_path):
+            if loop.time() >= deadline:
+                raise TimeoutError(f"{log_path} not reopened by conmon")
+            await asyncio.sleep(0.01)
+
+    async def rotate_log(self, container_id: str, *, max_size: int, max_files: int) -> bool:
+        """The kubelet's container log rotation: once the running container's log is past
+        *max_size* bytes it is renamed to ``<log>.<YYYYmmdd-HHMMSS>``, conmon reopens the
+        log path, and the oldest rotated files beyond ``max_files - 1`` are removed.
+        True when rotated."""
+        log_path = self._meta(container_id).log_path
+        try:
+            if os.path.getsize(log_path) <= max_size or not self._conmon_alive(container_id):
+                return False
+        except FileNotFoundError:
+            return False
+        os.replace(log_path, f"{log_path}.{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}")
+        await self.reopen_log(container_id)
+        prefix = os.path.basename(log_path) + "."
+        directory = os.path.dirname(log_path)
+        rotated = sorted(n for n in os.listdir(directory)
+                         if n.startswith(prefix) and n[len(prefix):].replace("-", "").isdigit())
+        for name in rotated[:max(0, len(rotated) - max(max_files - 1, 0))]:
+            _unlink(os.path.join(directory, name))
+        return True
 
     async def exec_sync(self, container_id: str, argv: list[str], *,
                         timeout: float | None) -> tuple[int, bytes, bytes]:
