@@ -24,7 +24,7 @@ import struct
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID
 
 from kubepy.kubelet.runtime import cgroups
 from kubepy.kubelet.runtime.bundle import write_bundle
+from kubepy.kubelet.runtime.conmon import ConmonRunner
 from kubepy.kubelet.runtime.runc import Runc, RuncError, oom_score_adj_floor, stop
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
@@ -124,12 +125,16 @@ class Runtime:
     runc_root: str
     pods: dict[tuple[str, str], PodRef] = field(default_factory=dict)
     containers: dict[tuple[str, str, str], ContainerRef] = field(default_factory=dict)
+    live: dict[tuple[str, str, str], Callable[[], ContainerRef]] = field(default_factory=dict)
 
     def pod(self, namespace: str, name: str) -> PodRef | None:
         return self.pods.get((namespace, name))
 
     def container(self, namespace: str, name: str, container: str) -> ContainerRef | None:
-        return self.containers.get((namespace, name, container))
+        key = (namespace, name, container)
+        if key in self.live:
+            return self.live[key]()
+        return self.containers.get(key)
 
     def runc_command(self) -> list[str]:
         return ["runc", "--root", self.runc_root]
@@ -144,6 +149,43 @@ class Env:
     stranger: tuple[Path, Path]
     sandbox: Sandbox
     app_id: str
+    conmon: ConmonRunner
+    pod: Obj
+    rootfs: str
+    cgroup_parent: str
+    conmon_ids: list[str] = field(default_factory=list)
+
+    async def conmon_container(self, name: str, script: str, *, tty: bool = False,
+                               stdin: bool = False, stdin_once: bool = False) -> str:
+        """A container of the pod under conmon (CRI log, attach socket); returns its id."""
+        cid = f"{self.pod['metadata']['uid']}-{name}"
+        bundle = self.tmp / "bundles" / cid
+        bundle.mkdir(parents=True)
+        container = {"name": name, "image": "busybox", "command": ["/bin/sh", "-c", script]}
+        spec = container_spec(self.pod, container, container_id=cid,
+                              sandbox_id=self.sandbox.id, sandbox_pid=self.sandbox.pid,
+                              rootfs=self.rootfs, cgroup_parent=self.cgroup_parent,
+                              oom_score_adj_floor=oom_score_adj_floor(),
+                              passwd=(Path(self.rootfs) / "etc/passwd").read_text())
+        spec["process"]["terminal"] = tty
+        write_bundle(str(bundle), spec)
+        log_path = str(self.tmp / "logs" / f"{name}.log")
+        self.conmon_ids.append(cid)
+        await self.conmon.create(cid, str(bundle), log_path=log_path, stdin=stdin,
+                                 stdin_once=stdin_once, tty=tty)
+        await self.conmon.start(cid)
+        uid = self.pod["metadata"]["uid"]
+
+        def ref() -> ContainerRef:
+            return ContainerRef(
+                pod_uid=uid, namespace="default", pod_name="web", container_name=name,
+                container_id=cid, running=self.conmon.exit_status(cid) is None,
+                log_path=log_path, previous_log_path=None, tty=tty, stdin=stdin,
+                stdin_once=stdin_once, attach_socket=self.conmon.attach_socket(cid),
+                ctl_path=self.conmon.ctl_path(cid))
+
+        self.runtime.live[("default", "web", name)] = ref
+        return cid
 
 
 def _require() -> None:
@@ -155,10 +197,14 @@ def _require() -> None:
         pytest.fail("busybox-static is not installed")
 
 
+def _pod(uid: str) -> Obj:
+    return {"metadata": {"name": "web", "namespace": "default", "uid": uid},
+            "spec": {"containers": []}}
+
+
 async def _start_pod(tmp: Path, runc: Runc, uid: str, cgroup_parent: str
                      ) -> tuple[Sandbox, str]:
-    pod = {"metadata": {"name": "web", "namespace": "default", "uid": uid},
-           "spec": {"containers": []}}
+    pod = _pod(uid)
     sandbox = await run_sandbox(runc, pod, sandbox_id=f"{uid}-sb",
                                 bundle_dir=str(tmp / "sandbox"),
                                 pause_rootfs=prepare_pause_rootfs(str(tmp / "pause")),
@@ -184,8 +230,15 @@ async def _start_pod(tmp: Path, runc: Runc, uid: str, cgroup_parent: str
     return sandbox, cid
 
 
-async def _cleanup(runc: Runc, sandbox: Sandbox | None, cgroup_parent: str) -> list[str]:
+async def _cleanup(runc: Runc, sandbox: Sandbox | None, cgroup_parent: str,
+                   conmon: ConmonRunner, conmon_ids: list[str]) -> list[str]:
     problems = []
+    for cid in conmon_ids:
+        try:
+            await conmon.stop(cid, 0)
+            await conmon.remove(cid)
+        except Exception as e:  # noqa: BLE001 - reported below
+            problems.append(f"{cid}: {e}")
     for state in await runc.list():
         if sandbox is not None and state.id == sandbox.id:
             continue
@@ -207,6 +260,8 @@ def env() -> Iterator[Env]:
     uid = uuid.uuid4().hex[:12]
     cgroup_parent = f"kubepy-test-{uid}"
     runc = Runc(str(tmp / "runc"))
+    conmon = ConmonRunner(runc, str(tmp / "conmon"))
+    conmon_ids: list[str] = []
     sandbox = None
     try:
         sandbox, cid = asyncio.run(_start_pod(tmp, runc, uid, cgroup_parent))
@@ -220,9 +275,10 @@ def env() -> Iterator[Env]:
             container_id=cid, running=True, log_path=None, previous_log_path=None, tty=False,
             stdin=False, stdin_once=False, attach_socket=None, ctl_path=None)
         yield Env(tmp, runtime, ca_pem, make_client(ca, "kube-apiserver-kubelet-client", tmp),
-                  make_client(make_ca("other-ca"), "intruder", tmp), sandbox, cid)
+                  make_client(make_ca("other-ca"), "intruder", tmp), sandbox, cid, conmon,
+                  _pod(uid), str(tmp / "rootfs"), cgroup_parent, conmon_ids)
     finally:
-        problems = asyncio.run(_cleanup(runc, sandbox, cgroup_parent))
+        problems = asyncio.run(_cleanup(runc, sandbox, cgroup_parent, conmon, conmon_ids))
         left = asyncio.run(runc.list())
         shutil.rmtree(tmp, ignore_errors=True)
         assert not problems, problems
@@ -543,5 +599,90 @@ def test_healthz_stats_and_authentication(env: Env) -> None:
                 await writer.drain()
                 if not await reader.read():
                     raise ConnectionResetError("closed by the server")
+
+    asyncio.run(main())
+
+
+# ---- attach and logs of containers under conmon -----------------------------------------
+
+async def _wait_log(path: str, text: bytes) -> None:
+    for _ in range(200):
+        if os.path.exists(path) and text in Path(path).read_bytes():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+TALKER = ('echo ready; while read line; do echo "got $line"; echo "err $line" >&2; done; '
+          'echo bye')
+
+
+def test_attach_websocket_stdin_once_and_logs_follow(env: Env) -> None:
+    async def main() -> tuple[dict[int, bytes], tuple[int, bytes], tuple[int, bytes]]:
+        await env.conmon_container("talker", TALKER, stdin=True, stdin_once=True)
+        await _wait_log(str(env.tmp / "logs" / "talker.log"), b"ready")
+        async with Server(env) as server:
+            follow = asyncio.create_task(
+                server.get("/containerLogs/default/web/talker?follow=1&timestamps=1"))
+            ws = await server.websocket(
+                "/attach/default/web/talker?stdin=1&stdout=1&stderr=1", ["v5.channel.k8s.io"])
+            await ws.send(b"\x00one\n")
+            await asyncio.sleep(0.3)
+            await ws.send(b"\x00two\n")
+            await asyncio.sleep(0.3)
+            await ws.send(b"\xff\x00")  # the client's stdin ends: stdinOnce closes the container's
+            out = await read_channels(ws)
+            followed = await asyncio.wait_for(follow, 10)  # ends as the container has exited
+            return out, followed, await server.get("/containerLogs/default/web/talker")
+
+    out, (follow_status, followed), (status, logs) = asyncio.run(main())
+    assert out[1] == b"got one\ngot two\nbye\n" and out[2] == b"err one\nerr two\n"
+    assert json.loads(out[3]) == {"metadata": {}, "status": "Success"}
+    assert status == 200
+    assert sorted(logs.splitlines()) == sorted(
+        [b"ready", b"got one", b"err one", b"got two", b"err two", b"bye"])
+    assert follow_status == 200
+    stamped = followed.splitlines()
+    assert [line.split(b" ", 1)[1] for line in stamped] == logs.splitlines()
+    assert all(line[:30].endswith(b"Z") and line[19:20] == b"." for line in stamped)
+
+
+def test_attach_spdy_tty_resize(env: Env) -> None:
+    async def main() -> tuple[bytes, bytes]:
+        await env.conmon_container("term", "echo ready; exec sh", tty=True, stdin=True)
+        await _wait_log(str(env.tmp / "logs" / "term.log"), b"ready")
+        async with Server(env) as server:
+            session, loop, protocol = await server.spdy(
+                "/attach/default/web/term?stdin=1&stdout=1&tty=1", "v4.channel.k8s.io")
+            streams = {kind: await session.open({"streamType": kind})
+                       for kind in ("error", "stdin", "stdout", "resize")}
+            for stream in streams.values():
+                await stream.wait_reply()
+            await streams["resize"].write(json.dumps({"Width": 123, "Height": 45}).encode())
+            await asyncio.sleep(0.3)
+            await streams["stdin"].write(b"stty size; exit 5\r")
+            out, status = await asyncio.gather(read_all(streams["stdout"]),
+                                               read_all(streams["error"]))
+            await session.close()
+            loop.cancel()
+            return out, status
+
+    out, status = asyncio.run(main())
+    assert b"45 123" in out, out
+    assert json.loads(status) == {"metadata": {}, "status": "Success"}
+
+
+def test_exec_in_stopped_container_is_refused(env: Env) -> None:
+    async def main() -> None:
+        await env.conmon_container("done", "exit 0")
+        async with Server(env) as server:
+            for _ in range(100):
+                if env.conmon.exit_status(f"{env.pod['metadata']['uid']}-done") is not None:
+                    break
+                await asyncio.sleep(0.05)
+            with pytest.raises(UpgradeRefused) as refused:
+                await server.websocket("/exec/default/web/done?command=ls&stdout=1",
+                                       ["v4.channel.k8s.io"])
+            assert refused.value.status == 400 and b"is not running" in refused.value.body
 
     asyncio.run(main())
