@@ -244,7 +244,8 @@ class KubeletProxy:
         if params:
             url += "?" + params
         try:
-            upstream = await self.session().get(url, allow_redirects=False)
+            upstream = await self.session().get(url, allow_redirects=False,
+                                                headers={"Accept-Encoding": "identity"})
         except aiohttp.ClientConnectorError as e:
             raise unknown_error(f'Get "{url}": dial tcp {address.netloc}: '
                                 f'{_dial_text(e)}') from None
@@ -320,6 +321,7 @@ class KubeletProxy:
             upstream = await self.session().request(
                 request.method, aiohttp.client.URL(url, encoded=True), headers=headers,
                 data=body or None, allow_redirects=False,
+                skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
                 ssl=ssl_context if ssl_context is not None else False)
         except aiohttp.ClientConnectorError as e:
             raise unknown_error(f"error trying to reach service: dial tcp {address.netloc}: "

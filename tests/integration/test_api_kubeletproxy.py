@@ -16,12 +16,14 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
 import threading
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -97,10 +99,14 @@ class TestKubelet:
         self.server = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._serve, HOST, 0, ssl=ctx), self.loop).result(10)
         self.port: int = self.server.sockets[0].getsockname()[1]
+        self.web = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._web, "127.0.0.1", 0), self.loop).result(10)
+        self.web_port: int = self.web.sockets[0].getsockname()[1]
 
     def close(self) -> None:
         async def stop() -> None:
             self.server.close()
+            self.web.close()
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -189,6 +195,9 @@ class TestKubelet:
         if upgrade.lower() == "websocket":
             await self._websocket(seen, parts, reader, writer)
             return
+        if parts[2] == "sp":  # the pod served with real SPDY sessions
+            await self._spdy(seen, parts, reader, writer)
+            return
         versions = [v.strip() for h in seen.header("X-Stream-Protocol-Version")
                     for v in h.split(",")]
         # the greeting goes out in the same write as the 101 head: the apiserver must not
@@ -205,6 +214,101 @@ class TestKubelet:
             seen.echoed += len(data)
             writer.write(data)
             await writer.drain()
+
+    async def _spdy(self, seen: Seen, parts: list[str], reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter) -> None:
+        """A real SPDY/3.1 exec (protocol v4) or port-forward session, as the kubelet runs
+        them: exec answers ``ran <command>`` (or copies stdin for ``cat``) and exits 3 for a
+        command ending in ``fail``; port-forward connects every data stream to
+        ``self.web_port``."""
+        from kubepy.streaming.spdy import SpdySession, stream_reader_writer
+
+        offered = [v.strip() for h in seen.header("X-Stream-Protocol-Version")
+                   for v in h.split(",")]
+        proto = next(p for p in ("portforward.k8s.io", "v4.channel.k8s.io") if p in offered)
+        writer.write((f"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                      f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {proto}\r\n\r\n"
+                      ).encode())
+        await writer.drain()
+        session = SpdySession(*stream_reader_writer(reader, writer), server=True)
+        loop_task = asyncio.ensure_future(session.run())
+        try:
+            if proto == "portforward.k8s.io":
+                await self._port_forward(session)
+            else:
+                await self._exec(session, urllib.parse.parse_qs(
+                    urllib.parse.urlsplit(seen.target).query))
+            await asyncio.wait_for(asyncio.shield(loop_task), 10)
+        finally:
+            await session.close()
+            loop_task.cancel()
+
+    async def _exec(self, session: Any, query: dict[str, list[str]]) -> None:
+        wanted = {"error"} | {k for k in ("stdin", "stdout", "stderr") if k in query}
+        streams: dict[str, Any] = {}
+        while not wanted <= streams.keys():
+            stream = await session.accept()
+            if stream is None:
+                return
+            await stream.reply()
+            streams[stream.headers.get("streamtype", "")] = stream
+        words = query.get("command", [])
+        if words[:1] == ["cat"] and "stdin" in streams:
+            while data := await streams["stdin"].read():
+                await streams["stdout"].write(data)
+        else:
+            await streams["stdout"].write(f"ran {' '.join(words)}\n".encode())
+        for name in ("stdout", "stderr"):
+            if name in streams:
+                await streams[name].close()
+        if words[-1:] == ["fail"]:
+            status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                      "message": "command terminated with non-zero exit code: exit 3",
+                      "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}
+        else:
+            status = {"metadata": {}, "status": "Success"}
+        await streams["error"].write(json.dumps(status).encode())
+        await streams["error"].close()
+
+    async def _port_forward(self, session: Any) -> None:
+        pairs: dict[str, dict[str, Any]] = {}
+        tasks = []
+        while (stream := await session.accept()) is not None:
+            await stream.reply()
+            pair = pairs.setdefault(stream.headers.get("requestid", ""), {})
+            pair[stream.headers.get("streamtype", "")] = stream
+            if {"error", "data"} <= pair.keys():
+                tasks.append(asyncio.ensure_future(self._forward(pair["error"], pair["data"])))
+        for t in tasks:
+            t.cancel()
+
+    async def _forward(self, error: Any, data: Any) -> None:
+        r, w = await asyncio.open_connection("127.0.0.1", self.web_port)
+
+        async def up() -> None:
+            while chunk := await data.read():
+                w.write(chunk)
+                await w.drain()
+            w.write_eof()
+
+        upward = asyncio.ensure_future(up())
+        try:
+            while chunk := await r.read(65536):
+                await data.write(chunk)
+            await data.close()
+            await error.close()
+        finally:
+            upward.cancel()
+            w.close()
+
+    async def _web(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The pod's web server behind port-forward: one answer per connection."""
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            _respond(writer, 200, b"hi-from-the-pod\n", "text/plain")
+            await writer.drain()
+        finally:
+            writer.close()
 
     async def _websocket(self, seen: Seen, parts: list[str], reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
@@ -299,6 +403,11 @@ def pods(api: Api, ns: str, node: str) -> str:
     _pod(api, ns, "unscheduled", None)
     _pod(api, ns, "vanished", node)
     _pod(api, ns, "orphan", "ghost-node")
+    _pod(api, ns, "sp", node, ("real",))
+    # kubectl port-forward wants a running pod (the test kubelet posts no status)
+    api.ok("PATCH", f"/api/v1/namespaces/{ns}/pods/sp/status", 200,
+           body={"status": {"phase": "Running"}},
+           content_type="application/merge-patch+json")
     return ns
 
 
@@ -598,21 +707,58 @@ def test_websocket_get_needs_create_too(server: ServerProcess, api: Api, pods: s
         time.sleep(0.1)
 
 
-WEBSOCKET_KUBECTLS = [v for v in kubectl_binaries() if v not in ("1.20", "1.27", "1.28",
-                                                                 "1.29")]
+SPDY_EXEC = ("1.20", "1.27", "1.28", "1.29")  # 1.30+ exec over WebSocket first
 
 
-@pytest.mark.parametrize("version", WEBSOCKET_KUBECTLS)
-def test_kubectl_websocket_exec_exit_code(server: ServerProcess, pods: str,
+@pytest.mark.parametrize("version", sorted(kubectl_binaries()))
+def test_kubectl_exec_exit_code_and_stdin(server: ServerProcess, pods: str,
                                           kubelet: TestKubelet, version: str) -> None:
     kubectl = str(kubectl_binaries()[version])
-    base = [kubectl, "--kubeconfig", str(server.kubeconfig), "-n", pods, "exec", "p", "--"]
-    out = subprocess.run([*base, "echo", "hi"], capture_output=True, text=True, timeout=60)
+    base = [kubectl, "--kubeconfig", str(server.kubeconfig), "-n", pods, "exec"]
+    out = subprocess.run([*base, "sp", "--", "echo", "hi"], capture_output=True, text=True,
+                         timeout=60)
     assert (out.returncode, out.stdout) == (0, "ran echo hi\n"), out.stderr
-    out = subprocess.run([*base, "sh", "fail"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([*base, "sp", "--", "sh", "fail"], capture_output=True, text=True,
+                         timeout=60)
     assert (out.returncode, out.stdout) == (3, "ran sh fail\n"), out.stderr
-    seen = kubelet.last(f"/exec/{pods}/p/c?command=sh&command=fail")
-    assert seen.method == "GET" and seen.header("Upgrade") == ["websocket"]
+    seen = kubelet.last(f"/exec/{pods}/sp/real?command=sh&command=fail")
+    if version in SPDY_EXEC:
+        assert (seen.method, seen.header("Upgrade")) == ("POST", ["SPDY/3.1"])
+        out = subprocess.run([*base, "-i", "sp", "--", "cat"], input="to stdin\n",
+                             capture_output=True, text=True, timeout=60)
+        assert (out.returncode, out.stdout) == (0, "to stdin\n"), out.stderr
+    else:
+        assert (seen.method, seen.header("Upgrade")) == ("GET", ["websocket"])
+
+
+@pytest.mark.parametrize("version", sorted(kubectl_binaries()))
+def test_kubectl_port_forward_over_spdy(server: ServerProcess, pods: str, kubelet: TestKubelet,
+                                        version: str) -> None:
+    """kubectl 1.31+ first asks for a WebSocket tunnel (the test kubelet refuses it with a
+    400, passed back as a Status), then falls back to SPDY as with older kubectls."""
+    before = len(kubelet.seen)
+    proc = subprocess.Popen([str(kubectl_binaries()[version]), "--kubeconfig",
+                             str(server.kubeconfig), "-n", pods, "port-forward", "pod/sp",
+                             ":8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", line)
+        if not found:
+            proc.kill()
+            raise AssertionError((line, proc.communicate(timeout=10)))
+        for _ in range(2):  # two connections, two stream pairs in the one session
+            with urllib.request.urlopen(f"http://127.0.0.1:{found.group(1)}/",
+                                        timeout=10) as r:
+                assert r.read() == b"hi-from-the-pod\n"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    asked = [(s.method, s.header("Upgrade")) for s in kubelet.seen[before:]
+             if s.target == f"/portForward/{pods}/sp"]
+    websocket_first = [("GET", ["websocket"])] if version in ("1.31", "1.32", "1.33") else []
+    assert asked[:len(websocket_first) + 1] == [*websocket_first, ("POST", ["SPDY/3.1"])]
 
 
 def test_python_client_stream_exec(server: ServerProcess, pods: str) -> None:
