@@ -325,6 +325,28 @@ def test_terminal_and_resize(env: Env) -> None:
     assert texts == ["/dev/pts/0", "33 101"]
 
 
+def test_terminal_input_through_attach_socket(env: Env) -> None:
+    runner = env.runner()
+
+    async def main() -> tuple[dict[int, bytes], ExitStatus]:
+        cid = await env.run(runner, sh("tty", "read line; echo got:$line"), tty=True,
+                            stdin=True)
+        loop = asyncio.get_running_loop()
+        sock = await loop.run_in_executor(None, _attach, runner.attach_socket(cid))
+        try:
+            sock.send(b"abc\r")
+            got = await loop.run_in_executor(None, _read_stream, sock, b"got:abc\r\n")
+        finally:
+            sock.close()
+        status = await asyncio.wait_for(runner.wait(cid), 10)
+        await runner.remove(cid)
+        return got, status
+
+    got, status = asyncio.run(main())
+    assert status.exit_code == 0
+    assert got == {2: b"abc\r\ngot:abc\r\n"}       # the pty echoes, one stream (stdout)
+
+
 @pytest.mark.parametrize("argv,timeout,expected", [
     (["sh", "-c", "echo out; echo err >&2; exit 4"], 5.0, (4, b"out\n", b"err\n")),
     (["cat", "/etc/passwd"], None, (0, b"root:x:0:0:root:/root:/bin/sh\n", b"")),

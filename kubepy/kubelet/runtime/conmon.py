@@ -134,8 +134,8 @@ class ConmonRunner:
             raise ConmonError(container_id, f"container {container_id} already exists")
         os.makedirs(cdir, exist_ok=True)
         meta = ContainerMeta(bundle=bundle, log_path=os.path.abspath(log_path),
-                     cgroups_path=spec.get("linux", {}).get("cgroupsPath", ""),
-                     stdin=stdin, stdin_once=stdin_once, tty=tty)
+                             cgroups_path=spec.get("linux", {}).get("cgroupsPath", ""),
+                             stdin=stdin, stdin_once=stdin_once, tty=tty)
         _write_json(os.path.join(cdir, "meta.json"), meta.__dict__)
         for stale in (self._exit_file(container_id), os.path.join(cdir, "oom")):
             _unlink(stale)
@@ -178,7 +178,8 @@ class ConmonRunner:
         try:
             env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w))
             proc = await asyncio.create_subprocess_exec(
-                *self.command(container_id, meta), cwd=meta.bundle, env=env, pass_fds=(sync_w,),
+                *self.command(container_id, meta), cwd=meta.bundle, env=env,
+                pass_fds=(sync_w,),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True)
             os.close(sync_w)
