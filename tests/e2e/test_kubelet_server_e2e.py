@@ -686,3 +686,52 @@ def test_exec_in_stopped_container_is_refused(env: Env) -> None:
             assert refused.value.status == 400 and b"is not running" in refused.value.body
 
     asyncio.run(main())
+
+
+# ---- the real kubernetes Python client (websocket-client) as an independent peer ---------
+
+def _python_client_config(env: Env) -> Any:
+    from kubernetes.client import Configuration
+    config = Configuration()
+    config.verify_ssl = False
+    config.cert_file, config.key_file = str(env.client[0]), str(env.client[1])
+    return config
+
+
+def test_kubernetes_python_client_exec_and_port_forward(env: Env) -> None:
+    from kubernetes.stream.ws_client import PortForward, WSClient, create_websocket
+    config = _python_client_config(env)
+
+    def exec_v5(port: int) -> tuple[str | None, str, str, int]:
+        url = (f"wss://127.0.0.1:{port}/exec/default/web/app?command=sh&command=-c"
+               "&command=cat%3B%20echo%20oops%20%3E%262%3B%20exit%203"
+               "&stdin=1&stdout=1&stderr=1")
+        client = WSClient(config, url, headers=None, capture_all=True)
+        client.write_stdin("from python\n")
+        client.close_channel(0)  # v5 close signal for stdin
+        client.run_forever(timeout=20)
+        return (client.subprotocol, client.read_stdout(), client.read_stderr(),
+                client.returncode)
+
+    def forward(port: int) -> bytes:
+        ws = create_websocket(config, f"wss://127.0.0.1:{port}/portForward/default/web"
+                              "?port=8080", {"sec-websocket-protocol": "v4.channel.k8s.io"})
+        pf = PortForward(ws, [8080])
+        sock = pf.socket(8080)
+        sock.setblocking(True)
+        sock.settimeout(20)
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+        sock.close()
+        return data
+
+    async def main() -> tuple[tuple[str | None, str, str, int], bytes]:
+        async with Server(env) as server:
+            return (await asyncio.to_thread(exec_v5, server.port),
+                    await asyncio.to_thread(forward, server.port))
+
+    (protocol, out, err, code), page = asyncio.run(main())
+    assert (protocol, out, err, code) == ("v5.channel.k8s.io", "from python\n", "oops\n", 3)
+    assert page.startswith(b"HTTP/1.") and page.endswith(b"pod-content\n")
