@@ -9,11 +9,14 @@ spdystream sends without flow control), port-forward echoes the data stream.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import pytest
 
 from kubepy.streaming.spdy import SpdySession, SpdyStream, negotiate_protocol, stream_reader_writer
 from kubepy.streaming.spdy_handshake import (HEADER_PROTOCOL_VERSION, is_spdy_upgrade,
-                                             upgrade_response_headers)
+                                             split_protocols, upgrade_response_headers)
 
 
 def kubectl_binaries() -> dict[str, Path]:
@@ -56,6 +59,10 @@ DISCOVERY = {
 }
 # Force SPDY in the kubectl generations that prefer WebSocket.
 SPDY_ENV = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+WEBSOCKET_ENV = {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "true"}
+
+TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"   # RFC 6455
 
 SpdyApp = Callable[[SpdySession, str], Awaitable[None]]
 
@@ -65,8 +72,13 @@ def run(coro: Awaitable[Any], timeout: float = 60) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def fake_apiserver(app: SpdyApp, tmp_path: Path) -> AsyncIterator[Path]:
-    """Serve discovery and the Pod; upgrade exec/portforward to SPDY and run ``app``."""
+async def fake_apiserver(app: SpdyApp, tmp_path: Path,
+                         upgrades: list[str] | None = None) -> AsyncIterator[Path]:
+    """Serve discovery and the Pod; upgrade exec/portforward to SPDY and run ``app``.
+
+    ``upgrades`` records each upgrade's transport ("spdy" or "websocket").
+    """
+    upgrades = upgrades if upgrades is not None else []
     tasks: set[asyncio.Task[None]] = set()
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -81,6 +93,9 @@ async def fake_apiserver(app: SpdyApp, tmp_path: Path) -> AsyncIterator[Path]:
                         headers.setdefault(name.strip().lower(), []).append(value.strip())
                 await reader.readexactly(int(headers.get("content-length", ["0"])[0]))
                 path = head[0].split()[1].split("?")[0]
+                if path.endswith("/portforward") and "websocket" in headers.get("upgrade", [""])[0].lower():
+                    await websocket_tunnel(headers, reader, writer)
+                    return
                 if path.endswith(("/exec", "/portforward")):
                     await upgrade(path, headers, reader, writer)
                     return
@@ -96,6 +111,7 @@ async def fake_apiserver(app: SpdyApp, tmp_path: Path) -> AsyncIterator[Path]:
 
     async def upgrade(path: str, headers: dict[str, list[str]], reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:
+        upgrades.append("spdy")
         assert is_spdy_upgrade(headers["connection"][0], headers["upgrade"][0])
         supported = EXEC_PROTOCOLS if path.endswith("/exec") else ["portforward.k8s.io"]
         protocol = negotiate_protocol(headers.get(HEADER_PROTOCOL_VERSION.lower(), []), supported)
@@ -106,6 +122,23 @@ async def fake_apiserver(app: SpdyApp, tmp_path: Path) -> AsyncIterator[Path]:
         session = SpdySession(*stream_reader_writer(reader, writer), server=True)
         frame_loop = asyncio.ensure_future(session.run())
         await app(session, protocol)
+        await frame_loop
+
+    async def websocket_tunnel(headers: dict[str, list[str]], reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter) -> None:
+        """kubectl >= 1.31 port-forward: SPDY/3.1 frames inside WebSocket binary messages."""
+        upgrades.append("websocket")
+        assert TUNNEL_PROTOCOL in split_protocols(headers["sec-websocket-protocol"])
+        key = headers["sec-websocket-key"][0].encode()
+        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest()).decode()
+        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+                      f"Sec-WebSocket-Protocol: {TUNNEL_PROTOCOL}\r\n\r\n").encode())
+        await writer.drain()
+        read, write = websocket_read_write(reader, writer)
+        session = SpdySession(read, write, server=True)
+        frame_loop = asyncio.ensure_future(session.run())
+        await forward_echo(session, "portforward.k8s.io")
         await frame_loop
 
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
@@ -122,6 +155,42 @@ async def fake_apiserver(app: SpdyApp, tmp_path: Path) -> AsyncIterator[Path]:
         server.close()
         for task in tasks:
             task.cancel()
+
+
+def websocket_read_write(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                         ) -> tuple[Callable[[], Awaitable[bytes]], Callable[[bytes], Awaitable[None]]]:
+    """A minimal RFC 6455 server side: binary message payloads in, binary messages out."""
+
+    async def read() -> bytes:
+        while True:
+            b0, b1 = await reader.readexactly(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", await reader.readexactly(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", await reader.readexactly(8))[0]
+            mask = await reader.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
+            payload = bytes(c ^ mask[i % 4] for i, c in enumerate(await reader.readexactly(n)))
+            opcode = b0 & 0x0F
+            if opcode == 0x8:
+                return b""
+            if opcode == 0x9:
+                await send(0xA, payload)
+            elif opcode in (0x0, 0x2) and payload:
+                return payload
+
+    async def send(opcode: int, data: bytes) -> None:
+        n = len(data)
+        head = bytes([0x80 | opcode]) + (bytes([n]) if n < 126 else
+                                         b"\x7e" + struct.pack(">H", n) if n < 65536 else
+                                         b"\x7f" + struct.pack(">Q", n))
+        writer.write(head + data)
+        await writer.drain()
+
+    async def write(data: bytes) -> None:
+        await send(0x2, data)
+
+    return read, write
 
 
 async def read_all(stream: SpdyStream) -> bytes:
@@ -198,17 +267,21 @@ async def forward_echo(session: SpdySession, protocol: str) -> None:
                 echo(stream, errors.pop(stream.headers["requestid"]))))
 
 
-FORWARD_VERSIONS = [v for v in ("1.20", "1.27", "path") if v in KUBECTLS]
+FORWARD_CASES = [(v, "spdy") for v in ("1.20", "1.27", "path") if v in KUBECTLS] + [
+    (v, "websocket") for v in ("1.31", "path") if v in KUBECTLS]
 
 
-@pytest.mark.parametrize("version", FORWARD_VERSIONS)
-def test_kubectl_port_forward_over_spdy(version: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version,transport", FORWARD_CASES)
+def test_kubectl_port_forward_over_spdy(version: str, transport: str, tmp_path: Path) -> None:
+    upgrades: list[str] = []
+
     async def main() -> None:
-        async with fake_apiserver(forward_echo, tmp_path) as kubeconfig:
+        async with fake_apiserver(forward_echo, tmp_path, upgrades) as kubeconfig:
             proc = await asyncio.create_subprocess_exec(
                 str(KUBECTLS[version]), "--kubeconfig", str(kubeconfig), "port-forward", "p",
                 ":8080", "--address", "127.0.0.1", stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env={**os.environ, **SPDY_ENV})
+                stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, **(SPDY_ENV if transport == "spdy" else WEBSOCKET_ENV)})
             try:
                 assert proc.stdout is not None
                 line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
@@ -231,9 +304,10 @@ def test_kubectl_port_forward_over_spdy(version: str, tmp_path: Path) -> None:
                     except asyncio.TimeoutError:
                         proc.kill()
                         await proc.wait()
-    if not FORWARD_VERSIONS:
+    if not FORWARD_CASES:
         pytest.skip("no kubectl")
     run(main())
+    assert set(upgrades) == {transport}
 
 
 async def exec_until_pinged(session: SpdySession, protocol: str) -> None:
