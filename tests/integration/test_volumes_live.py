@@ -224,7 +224,33 @@ def test_persistent_volume_claims(kubepy_server: ServerProcess, tmp_path: Path) 
             with pytest.raises(VolumeError) as e:
                 await vm.setup(p, str(pod_dir))
             assert e.value.message == failure("x", claim_name, cause)
+
+        # a generic ephemeral volume uses the claim <pod>-<volume>, which the pod must own
+        eph = pod_obj(ns, {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}}})
+        eph_claim = await client.create(PVC, {"metadata": {"name": "web-scratch"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "volumeName": pv_name + "-e",
+            "resources": {"requests": {"storage": "1Gi"}}}}, ns)
+        await client.create(PV, {"metadata": {"name": pv_name + "-e"}, "spec": {
+            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "local": {"path": str(tmp_path)},
+            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}},
+            "claimRef": {"namespace": ns, "name": "web-scratch",
+                         "uid": eph_claim["metadata"]["uid"]}}})
+        eph_claim["status"] = {"phase": "Bound"}
+        eph_claim = await client.update_status(PVC, eph_claim)
+        with pytest.raises(VolumeError) as e:
+            await vm.setup(eph, str(pod_dir))
+        assert e.value.message == failure("scratch", "web-scratch", (
+            f"PVC {ns}/web-scratch was not created for pod {ns}/web (pod is not owner)"))
+        eph_claim["metadata"]["ownerReferences"] = [{
+            "apiVersion": "v1", "kind": "Pod", "name": "web", "uid": eph["metadata"]["uid"],
+            "controller": True}]
+        await client.update(PVC, eph_claim)
+        assert await vm.setup(eph, str(pod_dir)) == {"scratch": str(tmp_path)}
         await client.delete(PV, pv_name)
+        await client.delete(PV, pv_name + "-e")
     live(kubepy_server, tmp_path, scenario)
 
 

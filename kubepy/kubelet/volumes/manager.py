@@ -16,6 +16,7 @@ projected              kubernetes.io~projected         atomic writer, tmpfs (con
 hostPath               the host path itself            type checked (and created)
 persistentVolumeClaim  the bound PV's hostPath.path    claim must be Bound to a PV
                        or local.path                   whose claimRef is the claim
+ephemeral              as a claim, ``<pod>-<volume>``  the claim must be the pod's
 =====================  =============================  =================================
 
 ``setup`` is idempotent: it can run again for a pod whose volumes exist (a restarted agent);
@@ -87,7 +88,7 @@ def read_only_volumes(pod: Obj) -> set[str]:
     out = set()
     for vol in (pod.get("spec") or {}).get("volumes") or []:
         kind = volume_kind(vol)
-        if kind in API_BACKED or (kind == "persistentVolumeClaim"
+        if kind in API_BACKED or (kind in ("persistentVolumeClaim", "ephemeral")
                                   and (vol.get(kind) or {}).get("readOnly")):
             out.add(vol["name"])
     return out
@@ -177,7 +178,10 @@ class VolumeManager:
                 hostpath.check_type(path, source.get("type") or "")
                 return path
             if kind == "persistentVolumeClaim":
-                return await self._claim(pod, vol, source)
+                return await self._claim(pod, vol, source.get("claimName") or "")
+            if kind == "ephemeral":   # generic ephemeral volume: the claim <pod>-<volume>
+                return await self._claim(pod, vol, f"{pod['metadata']['name']}-{name}",
+                                         owned=True)
             if kind in API_BACKED:
                 payload = await self._payload(pod, kind, source)
                 return self._publish(pod, pod_dir, vol, kind, payload)
@@ -214,14 +218,20 @@ class VolumeManager:
             ownership.set_volume_ownership(path, group, read_only=False)
         return path
 
-    async def _claim(self, pod: Obj, vol: Obj, source: Obj) -> str:
-        name, claim = vol["name"], source.get("claimName") or ""
-        ns = (pod.get("metadata") or {}).get("namespace", "default")
+    async def _claim(self, pod: Obj, vol: Obj, claim: str, *, owned: bool = False) -> str:
+        name = vol["name"]
+        meta = pod.get("metadata") or {}
+        ns = meta.get("namespace", "default")
         try:
             pvc = await self.source.get(PVCS, claim, ns)
         except (SourceNotFound, api_errors.StatusError, NoClient, ApiUnreachable) as e:
             raise _pvc_failure(name, ns, claim,
                                f"failed to fetch PVC from API server: {e}") from e
+        owners = (pvc.get("metadata") or {}).get("ownerReferences") or []
+        if owned and not any(o.get("controller") and o.get("uid") == meta.get("uid")
+                             for o in owners):
+            raise _pvc_failure(name, ns, claim, f"PVC {ns}/{claim} was not created for pod "
+                                                f"{ns}/{meta.get('name')} (pod is not owner)")
         if (pvc.get("metadata") or {}).get("deletionTimestamp"):
             raise _pvc_failure(name, ns, claim, "PVC is being deleted")
         if (pvc.get("status") or {}).get("phase") != "Bound":
