@@ -7,6 +7,11 @@
   Failures raise ``VolumeError`` (reason ``FailedMount``, the kubelet's message).
 - ``resolve_env(client, pod, container, ...)``: the container's final ``(name, value)`` list
   (valueFrom, envFrom, service links, ``$(VAR)`` expansion); raises ``ContainerConfigError``.
+
+Modules: ``manager`` (per-volume setup), ``environment`` (resolve_env), ``sources`` (API
+reads), ``tokens`` (TokenRequest cache), and the pure or small I/O parts: ``projection``
+(payloads), ``fieldpath`` (downward API values), ``atomic_writer``, ``hostpath``,
+``emptydir`` (tmpfs size), ``tmpfs``, ``ownership`` (fsGroup).
 """
 
 from kubepy.kubelet.volumes.environment import resolve_env
