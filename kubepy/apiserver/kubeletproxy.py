@@ -150,9 +150,11 @@ def proxy_path(raw_path: str) -> str:
         at = parts.index("proxy", parts.index("nodes") + 2)
     except ValueError:
         return ""
+    if len(parts) == at + 1:
+        return ""
     rest = "/".join(parts[at + 1:])
     if not rest:
-        return ""
+        return "/"  # ".../proxy/": the trailing slash of the request is kept
     cleaned = posixpath.normpath("/" + rest)
     if rest.endswith("/") and not cleaned.endswith("/"):
         cleaned += "/"

@@ -30,7 +30,9 @@ from typing import Any, Iterator
 
 import pytest
 
+from kubepy import errors
 from kubepy.apiserver import certs
+from kubepy.apiserver import upgrade as upgrade_mod
 from kubepy.apiserver import streamoptions as so
 from tests.conftest import ServerProcess, kubectl_binaries
 from tests.integration.conftest import ADMIN_TOKEN, ALICE_TOKEN, Api, assert_status
@@ -439,6 +441,58 @@ def test_log_query_table(query: dict[str, list[str]], expected: str) -> None:
 ], ids=["exec", "attach", "portforward", "portforward-no-ports"])
 def test_stream_query_table(kind: str, query: dict[str, list[str]], expected: str) -> None:
     assert so.stream_query(kind, query) == expected
+
+
+@pytest.mark.parametrize("headers,upgrade", [
+    ([("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1")], True),
+    ([("connection", "keep-alive, upgrade")], True),
+    ([("Connection", "keep-alive"), ("Connection", "Upgrade")], True),
+    ([("Upgrade", "websocket")], False),
+    ([("Connection", "upgraded")], False),
+], ids=["spdy", "token-list", "repeated", "no-connection", "not-a-token"])
+def test_is_upgrade_request_table(headers: list[tuple[str, str]], upgrade: bool) -> None:
+    assert upgrade_mod.is_upgrade_request(headers) is upgrade
+
+
+def test_forwarded_headers_drop_credentials_keep_repeats() -> None:
+    got = upgrade_mod.forwarded_headers([
+        ("Host", "api"), ("Authorization", "Bearer x"), ("Impersonate-User", "bob"),
+        ("Impersonate-Group", "g"), ("X-Stream-Protocol-Version", "v4.channel.k8s.io"),
+        ("X-Stream-Protocol-Version", "v3.channel.k8s.io"), ("Content-Length", "0"),
+        ("X-Forwarded-For", "10.0.0.1"), ("Upgrade", "SPDY/3.1")], "127.0.0.1")
+    assert got == [("X-Stream-Protocol-Version", "v4.channel.k8s.io"),
+                   ("X-Stream-Protocol-Version", "v3.channel.k8s.io"),
+                   ("Upgrade", "SPDY/3.1"), ("X-Forwarded-For", "10.0.0.1, 127.0.0.1")]
+
+
+@pytest.mark.parametrize("raw,path", [
+    ("/api/v1/nodes/n/proxy", ""),
+    ("/api/v1/nodes/n/proxy/", "/"),
+    ("/api/v1/nodes/n/proxy/stats/summary", "/stats/summary"),
+    ("/api/v1/nodes/n/proxy/logs/", "/logs/"),
+    ("/api/v1/nodes/proxy/proxy/a/../b", "/b"),
+], ids=["none", "root", "path", "trailing-slash", "node-named-proxy"])
+def test_proxy_path_table(raw: str, path: str) -> None:
+    from kubepy.apiserver.kubeletproxy import proxy_path
+
+    assert proxy_path(raw) == path
+
+
+@pytest.mark.parametrize("status,address", [
+    ({"addresses": [{"type": "Hostname", "address": "h"},
+                    {"type": "InternalIP", "address": "10.0.0.5"}],
+      "daemonEndpoints": {"kubeletEndpoint": {"Port": 10251}}}, ("10.0.0.5", 10251)),
+    ({"addresses": [{"type": "InternalIP", "address": "fd00::5"}]}, ("fd00::5", 10250)),
+    ({"addresses": [{"type": "Hostname", "address": "h"}]},
+     "no preferred addresses found; known addresses: [{Hostname h}]"),
+], ids=["internal-ip-and-port", "default-port", "no-internal-ip"])
+def test_kubelet_address_table(status: Obj, address: Any) -> None:
+    node = {"metadata": {"name": "n"}, "status": status}
+    if isinstance(address, str):
+        with pytest.raises(errors.InternalError, match=re.escape(address)):
+            so.kubelet_address(node)
+    else:
+        assert (so.kubelet_address(node).host, so.kubelet_address(node).port) == address
 
 
 # ------------------------------------------------------------------------------ pods/log
