@@ -476,3 +476,60 @@ def test_upgrade_response_headers() -> None:
     assert upgrade_response_headers("v4.channel.k8s.io") == [
         ("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1"),
         ("X-Stream-Protocol-Version", "v4.channel.k8s.io")]
+
+
+# -- any byte transport ---------------------------------------------------------------------
+
+def memory_transport(chunk: int) -> tuple[tuple[Any, Any], tuple[Any, Any], Callable[[], None]]:
+    """Two (Read, Write) ends of an in-memory pipe whose reads return at most ``chunk`` bytes."""
+    queues: tuple[asyncio.Queue[bytes], asyncio.Queue[bytes]] = (asyncio.Queue(), asyncio.Queue())
+
+    def end(inbox: asyncio.Queue[bytes], outbox: asyncio.Queue[bytes]) -> tuple[Any, Any]:
+        buf = bytearray()
+
+        async def read() -> bytes:
+            while not buf:
+                data = await inbox.get()
+                if not data:
+                    return b""
+                buf.extend(data)
+            out = bytes(buf[:chunk])
+            del buf[:chunk]
+            return out
+
+        async def write(data: bytes) -> None:
+            await outbox.put(data)
+
+        return read, write
+
+    def hang_up() -> None:
+        for q in queues:
+            q.put_nowait(b"")
+
+    return end(queues[0], queues[1]), end(queues[1], queues[0]), hang_up
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_session_over_a_transport_with_tiny_reads(chunk: int) -> None:
+    async def main() -> None:
+        client_end, server_end, hang_up = memory_transport(chunk)
+        client = SpdySession(*client_end, server=False)
+        server = SpdySession(*server_end, server=True)
+        loops = [asyncio.ensure_future(client.run()), asyncio.ensure_future(server.run())]
+        size = 48 * 1024 if chunk > 1 else 4096      # past the 32 KiB window-update mark
+        up, down = os.urandom(size), os.urandom(size)
+        s = await client.open({"streamtype": "data"})
+        a = await server.accept()
+        assert a is not None and a.headers == {"streamtype": "data"}
+
+        async def send(stream: SpdyStream, data: bytes) -> None:
+            await stream.write(data)
+            await stream.close()
+
+        results = await asyncio.gather(send(s, up), send(a, down), read_all(s), read_all(a))
+        assert results[2:] == [down, up]
+        assert 0 <= await client.ping() < 5
+        hang_up()
+        await asyncio.wait(loops, timeout=5)
+        assert client.ended and server.ended
+    run(main())
