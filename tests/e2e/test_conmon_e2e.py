@@ -215,7 +215,7 @@ def test_log_started_afresh_past_log_size_max(env: Env) -> None:
 
 
 CREATE_AND_EXIT = """
-import asyncio, sys
+import asyncio, os, signal, sys
 from kubepy.kubelet.runtime.conmon import ConmonRunner
 from kubepy.kubelet.runtime.runc import Runc
 runc_root, state_dir, cid, bundle, log = sys.argv[1:]
@@ -224,6 +224,7 @@ async def main():
     print(await runner.create(cid, bundle, log_path=log), flush=True)
     await runner.start(cid)
 asyncio.run(main())
+os.kill(os.getpid(), signal.SIGKILL)    # the agent dies hard
 """
 
 
@@ -233,13 +234,13 @@ asyncio.run(main())
 ], ids=["exits-while-unwatched", "running-then-stopped"])
 def test_container_outlives_its_creator(env: Env, script: str, signal_to_stop: float | None,
                                         expected_code: int) -> None:
-    """The creating process exits; a new runner on the same state dir finds the container
+    """The creating process is killed; a new runner on the same state dir finds the container
     (known), its conmon still running, and gets its exit code and log."""
     cid, bundle = env.bundle(sh("app", script))
     proc = subprocess.run([sys.executable, "-c", CREATE_AND_EXIT, env.runc.root_dir,
                            env.state_dir, cid, bundle, env.log_path(cid)],
                           capture_output=True, text=True, timeout=30, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == -9, proc.stderr
     init_pid = int(proc.stdout.strip())
     assert os.path.exists(f"/proc/{init_pid}")
 
@@ -461,6 +462,21 @@ def test_stop(env: Env, script: str, grace: float, expected_code: int, min_s: fl
     status, elapsed = asyncio.run(main())
     assert status is not None and status.exit_code == expected_code
     assert min_s <= elapsed <= max_s
+
+
+def test_stop_created_not_started(env: Env) -> None:
+    runner = env.runner()
+
+    async def main() -> ExitStatus | None:
+        cid, bundle = env.bundle(sh("app", "echo never"))
+        await runner.create(cid, bundle, log_path=env.log_path(cid))
+        assert (await env.runc.state(cid)).status == "created"
+        status = await runner.stop(cid, 0)
+        await runner.remove(cid)
+        return status
+
+    status = asyncio.run(main())
+    assert status is not None and status.exit_code == 137
 
 
 def test_remove_running_container_leaves_nothing(env: Env) -> None:
