@@ -225,13 +225,13 @@ class SpdySession:
             self._ensure_settings()
             self._start_sender()
         stop = asyncio.ensure_future(self._stopped.wait())
+        reading: asyncio.Future[bytes] | None = None
         try:
             while not self.ended:
                 reading = asyncio.ensure_future(self._read())
                 await asyncio.wait({reading, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if not reading.done():
-                    reading.cancel()
-                    break
+                    break                                # close(): stop reading
                 data = reading.result()
                 if not data:
                     break
@@ -245,6 +245,8 @@ class SpdySession:
             pass
         finally:
             stop.cancel()
+            if reading is not None and not reading.done():
+                reading.cancel()
             self._end()
             await self._flush()
 
