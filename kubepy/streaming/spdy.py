@@ -290,6 +290,10 @@ class SpdySession:
             self._pings.pop(ping_id, None)
         return loop.time() - started
 
+    async def wait_closed(self) -> None:
+        """Return once the session has ended (EOF, GOAWAY, protocol error, ``close``)."""
+        await self._stopped.wait()
+
     async def close(self) -> None:
         """GOAWAY (last stream we accepted, OK), flush it, end all streams and the frame loop."""
         if self.ended:

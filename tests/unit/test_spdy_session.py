@@ -259,15 +259,15 @@ def test_goaway_ends_the_peer_and_its_streams() -> None:
             assert a is not None
             await a.reply()
             await a.write(b"before goaway")
+            waiter = asyncio.ensure_future(client.wait_closed())
+            await asyncio.sleep(0.05)
+            assert not waiter.done()
             await server.close()
+            await asyncio.wait_for(waiter, 5)
             assert await read_all(s) == b"before goaway"
             assert s.peer_closed.is_set()
             assert await client.accept() is None
-            for _ in range(100):
-                if client.ended:
-                    break
-                await asyncio.sleep(0.01)
-            assert client.goaway == GoAway(1, 0)
+            assert client.ended and client.goaway == GoAway(1, 0)
             with pytest.raises(StreamClosedError):
                 await client.open({})
             with pytest.raises(StreamClosedError):
