@@ -255,8 +255,9 @@ class KubeletProxy:
             raise unknown_error(f'Get "{url}": {e}') from None
         with contextlib.closing(upstream):
             if not 200 <= upstream.status <= 206:
+                # the real kubelet writes its errors bare; an http.Error-style newline goes
                 body = (await upstream.content.read(upgrade.MAX_ERROR_BODY)).decode(
-                    "utf-8", "replace")
+                    "utf-8", "replace").removesuffix("\n")
                 raise log_response_error(upstream.status, body, info.name)
             response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
             await response.prepare(request)

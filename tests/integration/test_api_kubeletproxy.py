@@ -170,8 +170,9 @@ class TestKubelet:
         if pod == "vanished":
             _respond(writer, 404, f'pod "{pod}" does not exist'.encode(), "text/plain")
         elif container == "waiting":
+            # with http.Error's newline, as kubepy's kubelet writes errors
             _respond(writer, 400, f'container "{container}" in pod "{pod}" is waiting to '
-                                  f'start: ContainerCreating'.encode(), "text/plain")
+                                  f'start: ContainerCreating\n'.encode(), "text/plain")
         elif "follow" in query:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n")
