@@ -464,6 +464,24 @@ def test_stop(env: Env, script: str, grace: float, expected_code: int, min_s: fl
     assert min_s <= elapsed <= max_s
 
 
+def test_conmon_killed_exit_code_255(env: Env) -> None:
+    """Without its monitor the exit code is lost: reported as 255 (as CRI-O does), once runc
+    sees the container stopped."""
+    runner = env.runner()
+
+    async def main() -> ExitStatus | None:
+        cid = await env.run(runner, sh("app", "sleep 60"))
+        [conmon] = conmon_processes(env.tmp)
+        os.kill(conmon, 9)
+        await asyncio.sleep(0.2)
+        status = await runner.stop(cid, 0)
+        await runner.remove(cid)
+        return status
+
+    status = asyncio.run(main())
+    assert status is not None and (status.exit_code, status.oom_killed) == (255, False)
+
+
 def test_stop_created_not_started(env: Env) -> None:
     runner = env.runner()
 

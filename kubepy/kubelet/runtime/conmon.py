@@ -102,7 +102,10 @@ class ConmonRunner:
 
     def ctl_path(self, container_id: str) -> str:
         """conmon's control FIFO in the bundle (write ``"1 <rows> <cols>\\n"`` to resize)."""
-        return os.path.join(self._meta(container_id).bundle, "ctl")
+        try:
+            return os.path.join(self._meta(container_id).bundle, "ctl")
+        except (OSError, ValueError, TypeError):
+            return os.path.join(self.socket_dir, container_id, "ctl")
 
     def known(self) -> list[str]:
         """The ids of the containers with a state dir (created and not removed)."""
@@ -285,14 +288,18 @@ class ConmonRunner:
         return state != b"Z" and self.exit_dir.encode() in argv and any(
             a == b"-c" and b == cid for a, b in zip(argv, argv[1:]))
 
-    def _reap_conmon(self, container_id: str) -> None:
-        """conmon is our child when this process is a child subreaper (runc.ExitWatcher)."""
-        pid = self._conmon_pid(container_id)
-        if pid:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+    def _reap_conmon(self, container_id: str, *, init_too: bool = False) -> None:
+        """conmon is our child when this process is a child subreaper (runc.ExitWatcher), and
+        so is the container's init once its conmon died."""
+        pids = [self._conmon_pid(container_id)]
+        if init_too:
+            pids.append(_read_int(os.path.join(self._dir(container_id), "init.pid")))
+        for pid in pids:
+            if pid:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
 
     async def _wait_runc_stopped(self, container_id: str) -> None:
         while True:
@@ -341,7 +348,7 @@ class ConmonRunner:
         except ContainerNotFound:
             pass
         await self._wait_conmon_gone(container_id, 5.0)
-        self._reap_conmon(container_id)
+        self._reap_conmon(container_id, init_too=True)
         self._remove_files(container_id)
 
     def _remove_files(self, container_id: str) -> None:
