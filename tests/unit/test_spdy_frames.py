@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from kubepy.streaming.spdy_errors import SpdyProtocolError
-from kubepy.streaming.spdy_frames import (DataFrame, FrameParser, GoAway, HeadersFrame, Ping,
+from kubepy.streaming.spdy_frames import (DataFrame, Frame, FrameParser, GoAway, HeadersFrame, Ping,
                                           RstStream, Settings, SynReply, SynStream,
                                           UnknownControl, WindowUpdate, encode)
 from kubepy.streaming.spdy_headers import (DICTIONARY, HeaderCompressor, HeaderDecompressor,
@@ -36,20 +36,20 @@ GOLDEN = [
 
 
 @pytest.mark.parametrize("frame,wire", [(f, w) for _, f, w in GOLDEN], ids=[i for i, _, _ in GOLDEN])
-def test_golden_frames(frame: object, wire: str) -> None:
+def test_golden_frames(frame: Frame, wire: str) -> None:
     raw = bytes.fromhex(wire.replace(" ", ""))
-    assert encode(frame) == raw  # type: ignore[arg-type]
+    assert encode(frame) == raw
     assert FrameParser().feed(raw) == [frame]
 
 
 def test_parser_is_incremental_byte_by_byte() -> None:
     compressor = HeaderCompressor()
-    frames = [SynStream(1, {"streamtype": "error"}), SynStream(3, {"streamtype": "stdout"}, fin=True),
+    frames: list[Frame] = [SynStream(1, {"streamtype": "error"}), SynStream(3, {"streamtype": "stdout"}, fin=True),
               DataFrame(1, b"x" * 1000), SynReply(2, {}, fin=True), HeadersFrame(1, {"a": "b"}),
               Ping(7), WindowUpdate(1, 10), GoAway(3)]
     wire = b"".join(encode(f, compressor) for f in frames)
     parser = FrameParser()
-    got = []
+    got: list[Frame] = []
     for i in range(len(wire)):
         got += parser.feed(wire[i:i + 1])
     assert got == frames
