@@ -154,9 +154,16 @@ async def _abort_exec(proc: asyncio.subprocess.Process, pid_file: str) -> None:
     conmon kills it on a timeout), let ``runc exec`` reap it and exit, killing runc too if
     it does not. A grandchild still holding the pipes cannot keep us waiting."""
     pid = _read_pid(pid_file)
+    for _ in range(100):             # runc writes the pid file once the process is started
+        if pid > 1 or proc.returncode is not None:
+            break
+        await asyncio.sleep(0.01)
+        pid = _read_pid(pid_file)
     if pid > 1:
         try:
-            os.killpg(pid, signals.SIGKILL) if os.getpgid(pid) == pid else \
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signals.SIGKILL)
+            else:
                 os.kill(pid, signals.SIGKILL)
         except ProcessLookupError:
             pass
