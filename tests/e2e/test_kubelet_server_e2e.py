@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime
 import json
 import os
@@ -735,3 +736,159 @@ def test_kubernetes_python_client_exec_and_port_forward(env: Env) -> None:
     (protocol, out, err, code), page = asyncio.run(main())
     assert (protocol, out, err, code) == ("v5.channel.k8s.io", "from python\n", "oops\n", 3)
     assert page.startswith(b"HTTP/1.") and page.endswith(b"pod-content\n")
+
+
+# ---- real kubectl through a pass-through "apiserver" -------------------------------------
+
+class PassThroughApiserver:
+    """Just enough apiserver for kubectl exec / port-forward: the pod object, and the
+    subresources passed byte for byte to the kubelet after rewriting the request line
+    (what H5's proxy does, in miniature)."""
+
+    def __init__(self, env: Env, kubelet_port: int) -> None:
+        self.env, self.kubelet_port = env, kubelet_port
+        self.upgrades: list[str] = []
+        self.requests: list[str] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        self.server.close()
+
+    def pod(self) -> bytes:
+        meta = {"name": "web", "namespace": "default", "uid": self.env.pod["metadata"]["uid"]}
+        return json.dumps({"kind": "Pod", "apiVersion": "v1", "metadata": meta,
+                           "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+                           "status": {"phase": "Running"}}).encode()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line, _, rest = head.decode("latin-1").partition("\r\n")
+                method, target, _ = line.split(" ")
+                self.requests.append(f"{method} {target}")
+                path, _, query = target.partition("?")
+                documents = {
+                    "/api/v1/namespaces/default/pods/web": self.pod(),
+                    "/api": json.dumps({"kind": "APIVersions", "versions": ["v1"],
+                                        "serverAddressByClientCIDRs": []}).encode(),
+                    "/apis": b'{"kind":"APIGroupList","apiVersion":"v1","groups":[]}',
+                    "/api/v1": json.dumps({
+                        "kind": "APIResourceList", "groupVersion": "v1", "resources": [{
+                            "name": "pods", "singularName": "pod", "namespaced": True,
+                            "kind": "Pod", "verbs": ["get", "list"], "shortNames": ["po"]}]
+                    }).encode()}
+                if path in documents:
+                    body = documents[path]
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                    await writer.drain()
+                    continue
+                sub = path.rsplit("/", 1)[-1]
+                if path.startswith("/api/v1/namespaces/default/pods/web/") and \
+                        sub in ("exec", "attach", "portforward"):
+                    await self.pass_through(method, sub, query, rest, reader, writer)
+                    return
+                body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}'
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def pass_through(self, method: str, sub: str, query: str, headers: str,
+                           reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from urllib.parse import parse_qsl, urlencode
+        params = parse_qsl(query, keep_blank_values=True)
+        container = dict(params).get("container", "app")
+        kept = [(k, v) for k, v in params if k != "container"]
+        target = (f"/portForward/default/web" if sub == "portforward"
+                  else f"/{sub}/default/web/{container}") + f"?{urlencode(kept)}"
+        upgrade = [h for h in headers.split("\r\n") if h.lower().startswith("upgrade:")]
+        self.upgrades.append(f"{sub} {upgrade[0] if upgrade else ''}")
+        up_reader, up_writer = await asyncio.open_connection(
+            "127.0.0.1", self.kubelet_port, ssl=client_context(self.env.client))
+        up_writer.write(f"{method} {target} HTTP/1.1\r\n{headers}".encode("latin-1"))
+        await up_writer.drain()
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def _kubectl(binary: Path, port: int, home: Path, *args: str, stdin: bytes = b""
+                   ) -> tuple[int, bytes, bytes]:
+    proc = await asyncio.create_subprocess_exec(
+        str(binary), f"--server=http://127.0.0.1:{port}", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={"HOME": str(home), "PATH": os.environ["PATH"]})
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    return proc.returncode or 0, out, err
+
+
+def _kubectl_versions() -> list[str]:
+    from tests.conftest import kubectl_binaries
+    found = kubectl_binaries()
+    return [v for v in ("1.20", "1.27", "1.32") if v in found]
+
+
+@pytest.mark.parametrize("version", _kubectl_versions())
+def test_real_kubectl_exec_and_port_forward(env: Env, version: str) -> None:
+    from tests.conftest import kubectl_binaries
+    kubectl = kubectl_binaries()[version]
+    home = env.tmp / f"home-{version}"
+    home.mkdir(exist_ok=True)
+
+    async def main() -> tuple[tuple[int, bytes, bytes], bytes, list[str]]:
+        async with Server(env) as server:
+            api = PassThroughApiserver(env, server.port)
+            port = await api.start()
+            try:
+                executed = await _kubectl(kubectl, port, home, "exec", "-i", "web", "-c", "app",
+                                          "--", "sh", "-c", "cat; echo oops >&2; exit 3",
+                                          stdin=b"through kubectl\n")
+                forwarder = await asyncio.create_subprocess_exec(
+                    str(kubectl), f"--server=http://127.0.0.1:{port}", "port-forward",
+                    "pod/web", ":8080", stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    env={"HOME": str(home), "PATH": os.environ["PATH"]})
+                try:
+                    assert forwarder.stdout is not None
+                    line = await asyncio.wait_for(forwarder.stdout.readline(), 30)
+                    if b"127.0.0.1:" not in line:
+                        assert forwarder.stderr is not None
+                        raise AssertionError((line + await forwarder.stderr.read(),
+                                              api.requests))
+                    local = int(line.split(b"127.0.0.1:")[1].split(b" ")[0])
+                    reader, writer = await asyncio.open_connection("127.0.0.1", local)
+                    writer.write(b"GET / HTTP/1.0\r\n\r\n")
+                    page = await asyncio.wait_for(reader.read(), 30)
+                    writer.close()
+                finally:
+                    forwarder.kill()
+                    await forwarder.wait()
+                return executed, page, api.upgrades
+            finally:
+                await api.stop()
+
+    (code, out, err), page, upgrades = asyncio.run(main())
+    assert (code, out) == (3, b"through kubectl\n"), err
+    assert b"oops\n" in err and b"command terminated with exit code 3" in err
+    assert page.startswith(b"HTTP/1.") and page.endswith(b"pod-content\n")
+    # kubectl 1.30+ execs over WebSocket v5 and tunnels port-forward's SPDY in WebSocket
+    transport = "websocket" if version == "1.32" else "SPDY/3.1"
+    assert upgrades == [f"exec Upgrade: {transport}", f"portforward Upgrade: {transport}"]
