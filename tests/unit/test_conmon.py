@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kubepy.kubelet.runtime.conmon import (UNKNOWN_EXIT_CODE, ConmonRunner, ContainerMeta,
-                                           ExitStatus, _read_line)
+from kubepy.kubelet.runtime.conmon import (UNKNOWN_EXIT_CODE, ConmonError, ConmonRunner,
+                                           ContainerMeta, ExitStatus, _read_line)
 from kubepy.kubelet.runtime.runc import ContainerNotFound, Runc
 
 
@@ -100,6 +100,21 @@ def test_known_and_paths(tmp_path: Path) -> None:
     assert runner.ctl_path("a") == "/b/ctl"
     with pytest.raises(ValueError):
         runner.exit_status("../etc")
+
+
+@pytest.mark.parametrize("terminal,tty", [(False, True), (True, False)],
+                         ids=["tty-without-terminal", "terminal-without-tty"])
+def test_create_refuses_tty_mismatch(tmp_path: Path, terminal: bool, tty: bool) -> None:
+    """runc hands a pty to conmon only for process.terminal; a mismatch is refused before
+    conmon runs, leaving nothing."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "config.json").write_text(json.dumps({"process": {"terminal": terminal}}))
+    runner = ConmonRunner(Runc(str(tmp_path / "runc")), str(tmp_path / "state"),
+                          conmon="/nonexistent/conmon")
+    with pytest.raises(ConmonError, match="process.terminal"):
+        asyncio.run(runner.create("c1", str(bundle), log_path=str(tmp_path / "0.log"), tty=tty))
+    assert runner.known() == [] and os.listdir(runner.containers_dir) == []
 
 
 def test_wait_unknown_container(tmp_path: Path) -> None:

@@ -130,8 +130,8 @@ class ConmonRunner:
         with open(os.path.join(bundle, "config.json")) as f:
             spec = json.load(f)
         if bool(spec.get("process", {}).get("terminal")) != tty:
-            raise ValueError(f"container {container_id}: tty={tty} but the bundle's "
-                             f"process.terminal is {spec.get('process', {}).get('terminal')}")
+            raise ConmonError(container_id, f"tty={tty} but the bundle's process.terminal is "
+                              f"{spec.get('process', {}).get('terminal')}")
         cdir = self._dir(container_id)
         if os.path.exists(os.path.join(cdir, "meta.json")):
             raise ConmonError(container_id, f"container {container_id} already exists")
