@@ -230,7 +230,11 @@ def test_slow_reader_holds_the_writer_to_its_window() -> None:
             a = await server.accept()
             assert a is not None
             writer = asyncio.ensure_future(s.write(os.urandom(MiB)))
-            await asyncio.sleep(0.3)
+            for _ in range(500):
+                if a._buffered >= 64 * 1024:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
             assert not writer.done()
             assert a._buffered == 64 * 1024          # exactly the initial window, no more
             total, peak = 0, 0
@@ -348,10 +352,11 @@ def test_session_window_limits_all_streams_together() -> None:
         async with raw_client(writer_app) as (peer, _session):
             await peer.send(WindowUpdate(0, 0), SynStream(1, {}), SynStream(3, {}))
             total = 0
-            while not await peer.silent(0.3):
+            while total < 64 * 1024:
                 frame = await peer.recv()
                 if isinstance(frame, DataFrame):
                     total += len(frame.data)
+            assert await peer.silent(0.3)
             assert total == 64 * 1024                  # the SPDY/3.1 session window
             await peer.send(WindowUpdate(0, 80000 - total))
             while total < 80000:
