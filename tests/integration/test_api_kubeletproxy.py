@@ -1,4 +1,4 @@
-"""The apiserver's way to the kubelet, against a test kubelet peer.
+"""The apiserver's way to the kubelet, against a test kubelet peer and kubepy's own.
 
 ``TestKubelet`` is a small HTTPS server run in this process: it demands a client
 certificate signed by the cluster CA (as the real kubelet does), records what it is sent,
@@ -7,6 +7,8 @@ answers /containerLogs (plain, follow in timed chunks, kubelet-style errors), up
 channel protocol so real kubectl and the official Python client can exec), and serves
 /healthz, /stats/summary and /echo for nodes/proxy. It is a peer of the apiserver, not a
 mock of kubepy: every request goes through a real ``kubepy server`` over real TLS.
+kubepy's own KubeletServer, given a file-backed StreamingRuntime, then serves kubectl logs
+and nodes/proxy the same way.
 """
 
 from __future__ import annotations
@@ -859,3 +861,94 @@ def test_node_proxy_refuses_loopback_kubelets(api: Api) -> None:
                       'invalid node request "a:b:c:d"')
     finally:
         api.delete(f"/api/v1/nodes/{name}")
+
+
+# ------------------------------------------------------------------ kubepy's own kubelet server
+
+
+@dataclass
+class FileRuntime:
+    """A StreamingRuntime (contract C4) for one pod whose CRI logs are files: the real
+    KubeletServer reads them as it reads a container's conmon logs."""
+
+    namespace: str
+    log_path: str
+    previous_log_path: str
+
+    def pod(self, namespace: str, name: str) -> Any:
+        from kubepy.kubelet.server import PodRef
+
+        if (namespace, name) != (self.namespace, "real"):
+            return None
+        return PodRef(uid="uid-real", namespace=namespace, name=name, netns_path=None,
+                      containers=("app",))
+
+    def container(self, namespace: str, name: str, container: str) -> Any:
+        from kubepy.kubelet.server import ContainerRef
+
+        if self.pod(namespace, name) is None or container != "app":
+            return None
+        return ContainerRef(pod_uid="uid-real", namespace=namespace, pod_name=name,
+                            container_name=container, container_id="cid", running=False,
+                            log_path=self.log_path, previous_log_path=self.previous_log_path,
+                            tty=False, stdin=False, stdin_once=False, attach_socket=None,
+                            ctl_path=None)
+
+    def runc_command(self) -> list[str]:
+        return ["runc"]
+
+
+@pytest.fixture
+def real_kubelet(server: ServerProcess, api: Api, ns: str, tmp_path: Path) -> Iterator[str]:
+    """kubepy's KubeletServer serving pod ``real`` of ``ns`` on a node of its own."""
+    from kubepy.kubelet.server import KubeletServer
+
+    current, previous = tmp_path / "1.log", tmp_path / "0.log"
+    current.write_text("2026-01-02T03:04:05.000000001Z stdout F one\n"
+                       "2026-01-02T03:04:06.000000003Z stderr F two\n"
+                       "2026-01-02T03:04:07.000000004Z stdout F three\n")
+    previous.write_text("2026-01-02T03:00:00.000000000Z stdout F before the restart\n")
+    kubelet = KubeletServer(FileRuntime(ns, str(current), str(previous)),
+                            client_ca_pem=(server.data_dir / "tls" / "ca.crt").read_bytes(),
+                            cert_dir=tmp_path / "pki", node_name="real-node", node_ip=HOST)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    port = asyncio.run_coroutine_threadsafe(kubelet.start(HOST, 0), loop).result(10)
+    node = f"kp-real-{os.getpid()}-{ns[-4:]}"
+    _node(api, node, HOST, port)
+    try:
+        _pod(api, ns, "real", node, ("app",))
+        yield node
+    finally:
+        api.delete(f"/api/v1/nodes/{node}")
+        asyncio.run_coroutine_threadsafe(kubelet.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+@pytest.mark.parametrize("args,expected", [
+    ((), "one\ntwo\nthree\n"),
+    (("--tail=1",), "three\n"),
+    (("--timestamps",), "2026-01-02T03:04:05.000000001Z one\n2026-01-02T03:04:06.000000003Z "
+                        "two\n2026-01-02T03:04:07.000000004Z three\n"),
+    (("--previous",), "before the restart\n"),
+    (("-f",), "one\ntwo\nthree\n"),
+], ids=["plain", "tail", "timestamps", "previous", "follow-stopped"])
+def test_kubectl_logs_from_kubepys_kubelet(server: ServerProcess, ns: str, real_kubelet: str,
+                                           args: tuple[str, ...], expected: str) -> None:
+    for version in ("1.20", "1.32"):
+        if version not in kubectl_binaries():
+            continue
+        out = subprocess.run([str(kubectl_binaries()[version]), "--kubeconfig",
+                              str(server.kubeconfig), "-n", ns, "logs", "real", *args],
+                             capture_output=True, text=True, timeout=60)
+        assert (out.returncode, out.stdout) == (0, expected), (version, out.stderr)
+
+
+@needs_routable
+def test_node_proxy_to_kubepys_kubelet(api: Api, real_kubelet: str) -> None:
+    r = api.get(f"/api/v1/nodes/{real_kubelet}/proxy/healthz")
+    assert (r.status_code, r.text) == (200, "ok")
+    summary = api.read(f"/api/v1/nodes/{real_kubelet}/proxy/stats/summary")
+    assert summary["node"]["nodeName"] == "real-node"
