@@ -892,3 +892,20 @@ def test_real_kubectl_exec_and_port_forward(env: Env, version: str) -> None:
     # kubectl 1.30+ execs over WebSocket v5 and tunnels port-forward's SPDY in WebSocket
     transport = "websocket" if version == "1.32" else "SPDY/3.1"
     assert upgrades == [f"exec Upgrade: {transport}", f"portforward Upgrade: {transport}"]
+
+
+def test_exec_killed_when_the_client_goes_away(env: Env) -> None:
+    async def main() -> dict[int, bytes]:
+        async with Server(env) as server:
+            ws = await server.websocket(exec_target(["sleep", "1000"], stdout="1"),
+                                        ["v4.channel.k8s.io"])
+            assert await ws.recv() == Message(Opcode.BINARY, b"\x01")  # "established"
+            await asyncio.sleep(0.5)
+            await ws.close()  # the client leaves without waiting for the command
+            await asyncio.sleep(1.0)
+            check = await server.websocket(exec_target(["ps", "-o", "args"], stdout="1"),
+                                           ["v4.channel.k8s.io"])
+            return await read_channels(check)
+
+    out = asyncio.run(main())
+    assert b"sleep 3600" in out[1] and b"sleep 1000" not in out[1], out[1]

@@ -10,7 +10,8 @@ the exit status to whoever reaps the orphan.) The client's end of stdin closes t
 or sends ^D (EOF for a canonical-mode reader) on a tty.
 
 Output still held by the command's orphans after it exits is read for at most
-``DRAIN_GRACE`` seconds, then the streams are ended.
+``DRAIN_GRACE`` seconds, then the streams are ended. When the client goes away first, the
+command is killed (as containerd and CRI-O do).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import fcntl
 import os
 import signal
 import struct
+import tempfile
 import termios
 import tty as ttys
 
@@ -53,17 +55,25 @@ async def _pump_stdin(source: ByteSource, proc: asyncio.subprocess.Process) -> N
             proc.stdin.close()
 
 
+def _kill_command(pid_file: str) -> None:
+    try:
+        with open(pid_file) as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
 async def _finish(proc: asyncio.subprocess.Process, tasks: list[asyncio.Task[None]],
-                  gone: asyncio.Event) -> int:
+                  gone: asyncio.Event, pid_file: str) -> int:
     waiting = asyncio.ensure_future(proc.wait())
     leaving = asyncio.ensure_future(gone.wait())
     await asyncio.wait({waiting, leaving}, return_when=asyncio.FIRST_COMPLETED)
     if not waiting.done():
-        # the client went away: the command is left to finish on its own, as the kubelet
-        # does; its stdin has already reached its end
-        code = await waiting
-    else:
-        code = waiting.result()
+        # the client went away: the command is killed, as containerd and CRI-O do when
+        # the streaming request ends (runc cannot forward SIGKILL, so it goes to the
+        # command's own pid, from runc's --pid-file)
+        _kill_command(pid_file)
+    code = await waiting
     leaving.cancel()
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DRAIN_GRACE)
@@ -76,9 +86,10 @@ async def exec_pipes(runc: list[str], container_id: str, argv: list[str],
                      streams: CommandStreams) -> int:
     pipe = asyncio.subprocess.PIPE
     devnull = asyncio.subprocess.DEVNULL
+    pid_file = _pid_file()
     try:
         proc = await asyncio.create_subprocess_exec(
-            *runc, "exec", container_id, *argv,
+            *runc, "exec", "--pid-file", pid_file, container_id, *argv,
             stdin=pipe if streams.stdin else devnull,
             stdout=pipe if streams.stdout else devnull,
             stderr=pipe if streams.stderr else devnull, start_new_session=True)
@@ -93,10 +104,23 @@ async def exec_pipes(runc: list[str], container_id: str, argv: list[str],
     if streams.stdin is not None:
         feeder = asyncio.create_task(_pump_stdin(streams.stdin, proc))
     try:
-        return await _finish(proc, tasks, streams.gone)
+        return await _finish(proc, tasks, streams.gone, pid_file)
     finally:
         if feeder is not None:
             feeder.cancel()
+        _unlink(pid_file)
+
+
+def _pid_file() -> str:
+    """Where runc writes the command's pid: a file in a private temporary directory."""
+    return os.path.join(tempfile.mkdtemp(prefix="kubepy-exec-"), "pid")
+
+
+def _unlink(pid_file: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(pid_file)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(pid_file))
 
 
 def set_window_size(fd: int, width: int, height: int) -> None:
@@ -142,10 +166,11 @@ async def exec_tty(runc: list[str], container_id: str, argv: list[str],
     master, slave = os.openpty()
     ttys.setraw(slave)
     set_window_size(slave, 80, 24)
+    pid_file = _pid_file()
     try:
         proc = await asyncio.create_subprocess_exec(
-            *runc, "exec", "--tty", container_id, *argv, stdin=slave, stdout=slave,
-            stderr=slave, start_new_session=True)
+            *runc, "exec", "--tty", "--pid-file", pid_file, container_id, *argv, stdin=slave,
+            stdout=slave, stderr=slave, start_new_session=True)
     except OSError as e:
         os.close(master)
         raise ExecError(f"starting runc: {e}") from e
@@ -179,11 +204,12 @@ async def exec_tty(runc: list[str], container_id: str, argv: list[str],
     if streams.stdin is not None:
         helpers.append(asyncio.create_task(stdin()))
     try:
-        return await _finish(proc, [asyncio.create_task(output())], streams.gone)
+        return await _finish(proc, [asyncio.create_task(output())], streams.gone, pid_file)
     finally:
         for task in helpers:
             task.cancel()
         os.close(master)
+        _unlink(pid_file)
 
 
 async def exec_in_container(runc: list[str], container_id: str, argv: list[str],
