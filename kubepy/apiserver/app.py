@@ -108,7 +108,7 @@ async def _entry(request: web.Request) -> web.StreamResponse:
 
 def _metric_verb(request: web.Request, info: RequestInfo) -> str:
     """The apiserver's metric verb: the HTTP method, except LIST, WATCH, APPLY and
-    DELETECOLLECTION, which it names apart."""
+    DELETECOLLECTION, which it names apart, and CONNECT for upgrades and pod logs."""
     if not info.is_resource:
         return request.method
     if info.verb in ("list", "watch", "deletecollection"):
@@ -118,6 +118,8 @@ def _metric_verb(request: web.Request, info: RequestInfo) -> str:
         return "APPLY"
     if request.headers.get("Upgrade"):
         return "CONNECT"
+    if info.resource == "pods" and info.subresource == "log" and request.method == "GET":
+        return "CONNECT"  # LogREST.OverrideMetricsVerb
     return request.method
 
 

@@ -3,8 +3,9 @@
 ``TestKubelet`` is a small HTTPS server run in this process: it demands a client
 certificate signed by the cluster CA (as the real kubelet does), records what it is sent,
 answers /containerLogs (plain, follow in timed chunks, kubelet-style errors), upgrades
-/exec /attach /portForward (SPDY-style upgrades echo bytes; WebSocket upgrades speak the
-channel protocol so real kubectl and the official Python client can exec), and serves
+/exec /attach /portForward (SPDY-style upgrades echo bytes, except for pod ``sp``, which gets
+real SPDY/3.1 exec and port-forward sessions for kubectl 1.20-1.29; WebSocket upgrades speak
+the channel protocol so kubectl 1.30+ and the official Python client can exec), and serves
 /healthz, /stats/summary and /echo for nodes/proxy. It is a peer of the apiserver, not a
 mock of kubepy: every request goes through a real ``kubepy server`` over real TLS.
 kubepy's own KubeletServer, given a file-backed StreamingRuntime, then serves kubectl logs
@@ -559,6 +560,17 @@ def test_log_kubelet_bad_request_and_unscheduled_pod(api: Api, pods: str, ns: st
                   'container "waiting" in pod "waits" is waiting to start: ContainerCreating')
     r = api.get(f"/api/v1/namespaces/{ns}/pods/unscheduled/log")
     assert r.status_code == 204 and r.content == b""
+
+
+def test_log_and_upgrades_are_connect_in_metrics(api: Api, server: ServerProcess,
+                                                 pods: str) -> None:
+    assert api.get(f"/api/v1/namespaces/{pods}/pods/p/log").status_code == 200
+    _upgrade_request(server, f"/api/v1/namespaces/{pods}/pods/p/exec?command=true&stdout=1",
+                     method="GET")
+    metrics = api.get("/metrics").text
+    for sub, code in (("log", 200), ("exec", 101)):
+        assert re.search(r'apiserver_request_total\{verb="CONNECT",[^}]*resource="pods",'
+                         rf'subresource="{sub}",[^}}]*code="{code}"', metrics), sub
 
 
 def test_log_follow_streams_each_chunk_as_it_comes(api: Api, pods: str) -> None:
