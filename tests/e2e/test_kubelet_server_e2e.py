@@ -759,8 +759,13 @@ class PassThroughApiserver:
 
     def pod(self) -> bytes:
         meta = {"name": "web", "namespace": "default", "uid": self.env.pod["metadata"]["uid"]}
+        containers: list[Obj] = [{"name": "app", "image": "busybox"}]
+        for (_, _, name), ref in self.env.runtime.live.items():
+            now = ref()
+            containers.append({"name": name, "image": "busybox", "stdin": now.stdin,
+                               "stdinOnce": now.stdin_once, "tty": now.tty})
         return json.dumps({"kind": "Pod", "apiVersion": "v1", "metadata": meta,
-                           "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+                           "spec": {"containers": containers},
                            "status": {"phase": "Running"}}).encode()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -909,3 +914,31 @@ def test_exec_killed_when_the_client_goes_away(env: Env) -> None:
 
     out = asyncio.run(main())
     assert b"sleep 3600" in out[1] and b"sleep 1000" not in out[1], out[1]
+
+
+@pytest.mark.parametrize("version", [v for v in _kubectl_versions() if v in ("1.20", "1.32")])
+def test_real_kubectl_attach(env: Env, version: str) -> None:
+    from tests.conftest import kubectl_binaries
+    kubectl = kubectl_binaries()[version]
+    home = env.tmp / f"home-attach-{version}"
+    home.mkdir(exist_ok=True)
+    name = f"talker{version.replace('.', '')}"
+
+    async def main() -> tuple[tuple[int, bytes, bytes], list[str]]:
+        await env.conmon_container(name, TALKER, stdin=True, stdin_once=True)
+        await _wait_log(str(env.tmp / "logs" / f"{name}.log"), b"ready")
+        async with Server(env) as server:
+            api = PassThroughApiserver(env, server.port)
+            port = await api.start()
+            try:
+                attached = await _kubectl(kubectl, port, home, "attach", "-i", "web", "-c", name,
+                                          stdin=b"first\nsecond\n")
+                return attached, api.upgrades
+            finally:
+                await api.stop()
+
+    (code, out, err), upgrades = asyncio.run(main())
+    assert code == 0, err
+    assert out == b"got first\ngot second\nbye\n" and b"err first\nerr second\n" in err
+    transport = "websocket" if version == "1.32" else "SPDY/3.1"
+    assert upgrades == [f"attach Upgrade: {transport}"]

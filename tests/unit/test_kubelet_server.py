@@ -83,6 +83,7 @@ def test_resize_decoder_splits_and_joins_objects() -> None:
 
 @pytest.mark.parametrize("query,ports", [
     ({"port": ["80"]}, [80]), ({"port": ["80,443", "8080"]}, [80, 443, 8080]),
+    ({"ports": ["81,82"]}, [81, 82]), ({"port": ["80"], "ports": ["81"]}, [80]),
 ])
 def test_parse_ports(query: dict[str, list[str]], ports: list[int]) -> None:
     assert parse_ports(query) == ports

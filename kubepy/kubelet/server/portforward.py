@@ -41,8 +41,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def parse_ports(query: Mapping[str, list[str]]) -> list[int]:
-    """The ``port`` query values (each may be a comma-separated list)."""
-    values = query.get("port", [])
+    """The ``port`` query values (each may be a comma-separated list). ``ports``, the
+    apiserver's own name of the parameter, is accepted when ``port`` is absent."""
+    values = query.get("port") or query.get("ports", [])
     if not values:
         raise HttpError(400, 'query parameter "port" is required')
     ports = []
