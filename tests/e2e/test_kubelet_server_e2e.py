@@ -942,3 +942,49 @@ def test_real_kubectl_attach(env: Env, version: str) -> None:
     assert out == b"got first\ngot second\nbye\n" and b"err first\nerr second\n" in err
     transport = "websocket" if version == "1.32" else "SPDY/3.1"
     assert upgrades == [f"attach Upgrade: {transport}"]
+
+
+@pytest.mark.parametrize("version", [v for v in _kubectl_versions() if v in ("1.20", "1.32")])
+def test_real_kubectl_port_forward_large_transfer(env: Env, version: str) -> None:
+    """8 MiB through each port-forward transport, byte for byte (SPDY windows, WebSocket
+    framing, back-pressure)."""
+    from tests.conftest import kubectl_binaries
+    import hashlib
+    import time as clock
+    kubectl = kubectl_binaries()[version]
+    home = env.tmp / f"home-big-{version}"
+    home.mkdir(exist_ok=True)
+
+    async def main() -> tuple[bytes, bytes, float]:
+        async with Server(env) as server:
+            made = await server.websocket(exec_target(
+                ["sh", "-c", "dd%20if=/dev/urandom%20of=/tmp/www/big%20bs=1M%20count=8%20"
+                 "2>/dev/null;%20sha256sum%20/tmp/www/big"], stdout="1"), ["v4.channel.k8s.io"])
+            digest = (await read_channels(made))[1].split()[0]
+            api = PassThroughApiserver(env, server.port)
+            port = await api.start()
+            forwarder = await asyncio.create_subprocess_exec(
+                str(kubectl), f"--server=http://127.0.0.1:{port}", "port-forward", "pod/web",
+                ":8080", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                env={"HOME": str(home), "PATH": os.environ["PATH"]})
+            try:
+                assert forwarder.stdout is not None
+                line = await asyncio.wait_for(forwarder.stdout.readline(), 30)
+                local = int(line.split(b"127.0.0.1:")[1].split(b" ")[0])
+                started = clock.monotonic()
+                reader, writer = await asyncio.open_connection("127.0.0.1", local)
+                writer.write(b"GET /big HTTP/1.0\r\n\r\n")
+                page = await asyncio.wait_for(reader.read(), 60)
+                elapsed = clock.monotonic() - started
+                writer.close()
+            finally:
+                forwarder.kill()
+                await forwarder.wait()
+                await api.stop()
+            return digest, page, elapsed
+
+    digest, page, elapsed = asyncio.run(main())
+    body = page.partition(b"\r\n\r\n")[2]
+    assert len(body) == 8 * 1024 * 1024
+    assert hashlib.sha256(body).hexdigest().encode() == digest
+    assert elapsed < 20, elapsed

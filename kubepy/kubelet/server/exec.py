@@ -67,7 +67,12 @@ async def _finish(proc: asyncio.subprocess.Process, tasks: list[asyncio.Task[Non
                   gone: asyncio.Event, pid_file: str) -> int:
     waiting = asyncio.ensure_future(proc.wait())
     leaving = asyncio.ensure_future(gone.wait())
-    await asyncio.wait({waiting, leaving}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        await asyncio.wait({waiting, leaving}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # the server is stopping
+        _kill_command(pid_file)
+        leaving.cancel()
+        raise
     if not waiting.done():
         # the client went away: the command is killed, as containerd and CRI-O do when
         # the streaming request ends (runc cannot forward SIGKILL, so it goes to the
