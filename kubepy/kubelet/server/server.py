@@ -56,11 +56,10 @@ SPDY_TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 
 
 class _Upgraded:
-    """A connection after its 101: the WebSocket or the SPDY session (with its frame loop)."""
+    """A connection after its 101; for SPDY it runs the session's frame loop until finish."""
 
-    def __init__(self, ws: WebSocket | None = None, session: SpdySession | None = None,
-                 protocol: str = "") -> None:
-        self.ws, self.session, self.protocol = ws, session, protocol
+    def __init__(self, session: SpdySession | None = None) -> None:
+        self.session = session
         self._loop_task = asyncio.create_task(session.run()) if session is not None else None
 
     async def finish(self) -> None:
@@ -268,7 +267,7 @@ class KubeletServer:
             ws = await self._websocket(request, reader, writer, REMOTE_COMMAND_PROTOCOLS)
             if ws is None:
                 return None
-            return _Upgraded(ws=ws), await ws_streams.command_streams(ws, opts)
+            return _Upgraded(), await ws_streams.command_streams(ws, opts)
         protocol = await self._spdy_handshake(request, writer,
                                               spdy_streams.REMOTE_COMMAND_PROTOCOLS)
         if protocol is None:
