@@ -219,7 +219,12 @@ def test_agent_runs_pods_for_kubectl(cluster: Cluster) -> None:
             "events", "--field-selector", "involvedObject.name=bb")["items"]
         if e["source"].get("component") == "kubelet"})
     log_files = list((c.agent_dir / "logs").glob(f"default_bb_*/bb/0.log"))
-    assert [p.read_text() for p in log_files] == ["hello\n"]
+    assert len(log_files) == 1
+    # the CRI log format conmon writes: <RFC3339Nano> <stream> <P|F> <text>
+    lines = [line.split(" ", 3) for line in log_files[0].read_text().splitlines()]
+    assert [(stream, tag, text) for _, stream, tag, text in lines] == [
+        ("stdout", "F", "hello")]
+    assert lines[0][0].endswith("Z") or "+" in lines[0][0]
 
     # a long-running pod: Running and Ready, then deleted
     c.kubectl("run", "sleeper", f"--image={IMAGE}", "--restart=Never", "--",

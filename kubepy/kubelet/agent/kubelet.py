@@ -54,6 +54,7 @@ from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, rfc3339
 from kubepy.kubelet.prober import ExecSync, ProbeManager, ProbeResult, run_post_start, \
     run_pre_stop
 from kubepy.kubelet.pods.worker import PodRuntime, PodStartError, PodState, PodStopError
+from kubepy.kubelet.pods.conmon_spawn import FileStderrConmonRunner
 from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
 from kubepy.kubelet.simulated import nodes as simnodes
 from kubepy.kubelet.volumes import VolumeError, VolumeManager, resolve_env
@@ -157,9 +158,12 @@ class Agent:
         self._tasks.append(loop.create_task(self._status_loop(), name="kubelet-node-status"))
         self.pod_cidr = await self._wait_for_pod_cidr()
         self._build_runtime()
+        recovered = await self._recover()
         self.informers.start()
         self._tasks.append(loop.create_task(self.queue.run(), name="kubelet-pods"))
         await self.pod_informer.has_synced.wait()
+        for key in recovered:        # also those deleted while no agent ran
+            self.queue.enqueue_key(key)
         self._tasks.append(loop.create_task(self._volume_refresh_loop(),
                                             name="kubelet-volume-refresh"))
         self.ready.set()
@@ -182,7 +186,8 @@ class Agent:
             str(cfg.data_dir), self.images, self.runc, self.network, netns=self.netns,
             watcher=ExitWatcher(), cgroup_parent=cfg.cgroup_parent,
             cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
-            host_ip=cfg.node_ip, pull=pull, recorder=self._event, env=self._resolve_env)
+            host_ip=cfg.node_ip, pull=pull, recorder=self._event, env=self._resolve_env,
+            conmon=FileStderrConmonRunner(self.runc, str(cfg.data_dir / "conmon")))
 
     async def stop(self) -> None:
         """End the loops; pods keep running."""
@@ -463,8 +468,34 @@ class Agent:
 
     def _exec_sync(self, container_id: str) -> ExecSync:
         async def run(argv: list[str], timeout: float | None) -> tuple[int, bytes, bytes]:
-            return await self.runc.exec_sync(container_id, argv, timeout=timeout)
+            assert self.runtime is not None
+            return await self.runtime.exec_sync(container_id, argv, timeout=timeout)
         return run
+
+    async def _recover(self) -> list[str]:
+        """Take over the pods a previous agent left running; their keys."""
+        assert self.runtime is not None
+        keys: list[str] = []
+        for state in await self.runtime.recover():
+            meta = state.pod["metadata"]
+            key = f"{meta.get('namespace', 'default')}/{meta['name']}"
+            self.uids[key], self.states[state.uid] = state.uid, state
+            keys.append(key)
+            for name, record in state.containers.items():
+                if record.phase is ContainerPhase.RUNNING:
+                    self._add_probes(state, name)
+            log.info("recovered pod %s (%d containers running)", key, sum(
+                1 for r in state.containers.values() if r.phase is ContainerPhase.RUNNING))
+        return keys
+
+    def _add_probes(self, state: PodState, name: str) -> None:
+        record = state.containers[name]
+        spec = next(c for c in (state.pod.get("spec") or {}).get("containers") or []
+                    if c["name"] == name)
+        self.probes.add_container(state.pod, spec, container_id=record.container_id,
+                                  started_at=record.started_at or self.clock.now().timestamp(),
+                                  pod_ip=state.pod_ips[0] if state.pod_ips else "",
+                                  exec_sync=self._exec_sync(record.container_id))
 
     async def _after_start(self, state: PodState, name: str) -> None:
         """A container just started: its postStart hook (a failure kills it), then its
@@ -486,9 +517,7 @@ class Agent:
                 await self.runtime.kill_container(state, name, _grace(state.pod),
                                                   message="FailedPostStartHook")
                 return
-        self.probes.add_container(state.pod, spec, container_id=record.container_id,
-                                  started_at=record.started_at or self.clock.now().timestamp(),
-                                  pod_ip=pod_ip, exec_sync=exec_sync)
+        self._add_probes(state, name)
 
     async def _pre_stop(self, state: PodState, grace: float) -> None:
         """Run the preStop hooks of the running containers (together, within *grace*)."""

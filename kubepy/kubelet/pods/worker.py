@@ -54,7 +54,7 @@ from kubepy.kubelet.images.pull import PullAction, default_pull_policy, never_pu
 from kubepy.kubelet.images.store import Image, ImageStore
 from kubepy.kubelet.network import CNIError, NetNSManager, PodNetwork, port_mappings, \
     sandbox_netns_name
-from kubepy.kubelet.pods import files, snapshot
+from kubepy.kubelet.pods import checkpoint, files, snapshot
 from kubepy.kubelet.pods.mounts import container_mounts, volume_dirs
 from kubepy.kubelet.volumes.manager import read_only_volumes
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, container_statuses, \
@@ -62,7 +62,9 @@ from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, containe
 from kubepy.kubelet.runtime import cgroups
 from kubepy.kubelet.runtime.bundle import remove_bundle, write_bundle
 from kubepy.kubelet.runtime.env import ContainerConfigError
-from kubepy.kubelet.runtime.runc import ExitWatcher, Runc, RuncError, oom_score_adj_floor, stop
+from kubepy.kubelet.runtime.conmon import ConmonRunner
+from kubepy.kubelet.runtime.runc import ContainerNotFound, ExitWatcher, Runc, RuncError, \
+    oom_score_adj_floor, stop, wait_pid
 from kubepy.kubelet.runtime.sandbox import BUSYBOX, Sandbox, prepare_pause_rootfs
 from kubepy.kubelet.runtime.spec import container_spec, sandbox_spec
 
@@ -73,6 +75,7 @@ Recorder = Callable[[Obj, str, str, str], None]   # (pod, type, reason, message)
 EnvResolver = Callable[[Obj, Obj, str], Awaitable[list[tuple[str, str]]]]
 
 TERMINATION_MESSAGE_LIMIT = 4096
+CHECKPOINT = "runtime.json"
 EXIT_WAIT = 15.0
 
 
@@ -101,6 +104,8 @@ class _Instance:
     bundle: str
     cgroups_path: str
     exited: "asyncio.Task[None]"
+    name: str = ""
+    init: bool = False
 
 
 @dataclass
@@ -156,7 +161,8 @@ class PodRuntime:
                  host_ip: str = "", host_resolv_conf: str = "/etc/resolv.conf",
                  host_hosts: str = "/etc/hosts", busybox: str = BUSYBOX,
                  pull: Puller | None = None, clock: Callable[[], float] = time.time,
-                 recorder: Recorder | None = None, env: EnvResolver | None = None) -> None:
+                 recorder: Recorder | None = None, env: EnvResolver | None = None,
+                 conmon: ConmonRunner | None = None) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self.images, self.runc, self.network = images, runc, network
         self.netns = netns or NetNSManager()
@@ -171,6 +177,7 @@ class PodRuntime:
         self.clock = clock
         self.recorder = recorder
         self.resolve_env = env
+        self.conmon = conmon
         self.pods: dict[str, PodState] = {}
         self._oom_floor = oom_score_adj_floor()
         self._pause_rootfs: str | None = None
@@ -268,6 +275,7 @@ class PodRuntime:
         state.sandbox = Sandbox(sandbox_id, pid, bundle, sb_spec["linux"]["cgroupsPath"])
         state.sandbox_exit = asyncio.ensure_future(self.watcher.wait(pid))
         await self.runc.start(sandbox_id)
+        self.checkpoint(state)
 
     def _read_host_file(self, path: str) -> str:
         try:
@@ -336,7 +344,10 @@ class PodRuntime:
         spec = state.pod.get("spec") or {}
         container = next(c for c in spec.get("initContainers" if init else "containers") or []
                          if c["name"] == name)
-        return await self._start_container(state, container, init=init)
+        try:
+            return await self._start_container(state, container, init=init)
+        finally:
+            self.checkpoint(state)
 
     async def _start_container(self, state: PodState, container: Obj, *,
                                init: bool) -> _Instance | None:
@@ -380,16 +391,20 @@ class PodRuntime:
             return None
         record.container_id = container_id
         inst = _Instance(container_id, pid, bundle, cgroups_path, asyncio.ensure_future(
-            self._watch(record, container_id, pid, bundle, cgroups_path)))
+            self._watch(state, record, container_id, pid, bundle, cgroups_path)),
+            name=name, init=init)
         state.instances[container_id] = inst
         self._event(state.pod, "Normal", "Created", f"Created container: {name}")
         record.started_at = self.clock()
         try:
-            await self.runc.start(container_id)
+            if self.conmon is not None:
+                await self.conmon.start(container_id)
+            else:
+                await self.runc.start(container_id)
         except RuncError as e:
             record.reason, record.message = "RunContainerError", str(e)
             self._event(state.pod, "Warning", "Failed", f"Error: {e}")
-            await stop(self.runc, container_id, inst.pid, grace=0)
+            await self._stop_instance(inst, 0)
             await inst.exited
             record.phase = ContainerPhase.WAITING  # never ran: waiting, not terminated
             return None
@@ -411,7 +426,7 @@ class PodRuntime:
         if inst is None or inst.exited.done():
             return
         self._event(state.pod, "Normal", "Killing", message or f"Stopping container {name}")
-        await stop(self.runc, inst.container_id, inst.pid, grace=grace)
+        await self._stop_instance(inst, grace)
         await asyncio.wait([inst.exited], timeout=EXIT_WAIT)
 
     async def _create(self, state: PodState, container: Obj, image: Image, container_id: str,
@@ -451,16 +466,29 @@ class PodRuntime:
         write_bundle(bundle, spec)
         log = self.log_path(pod, container["name"], restart_count)
         os.makedirs(os.path.dirname(log), exist_ok=True)
-        pid = await self.runc.create(container_id, bundle, stdout_path=log, stderr_path=log)
+        if self.conmon is not None:
+            pid = await self.conmon.create(container_id, bundle, log_path=log,
+                                           stdin=bool(container.get("stdin")),
+                                           stdin_once=bool(container.get("stdinOnce")),
+                                           tty=bool(container.get("tty")))
+        else:
+            pid = await self.runc.create(container_id, bundle, stdout_path=log, stderr_path=log)
         return pid, spec["linux"]["cgroupsPath"]
 
-    async def _watch(self, record: ContainerRecord, container_id: str, pid: int, bundle: str,
-                     cgroups_path: str) -> None:
+    async def _watch(self, state: PodState, record: ContainerRecord, container_id: str,
+                     pid: int, bundle: str, cgroups_path: str) -> None:
         """Wait for the container's exit, record it, and free what it held."""
-        code = await self.watcher.wait(pid)
-        record.exit_code = code
-        record.oom_killed = cgroups.oom_kill_count(cgroups_path) > 0
-        record.finished_at = self.clock()
+        if self.conmon is not None:
+            try:
+                status = await self.conmon.wait(container_id)
+                record.exit_code, record.oom_killed = status.exit_code, status.oom_killed
+                record.finished_at = status.finished_at
+            except ContainerNotFound:      # gone while no agent watched: exit unknown
+                record.exit_code, record.finished_at = None, self.clock()
+        else:
+            record.exit_code = await self.watcher.wait(pid)
+            record.oom_killed = cgroups.oom_kill_count(cgroups_path) > 0
+            record.finished_at = self.clock()
         record.started_at = record.started_at or record.finished_at
         try:
             with open(os.path.join(bundle, "termination-log"), errors="replace") as f:
@@ -468,8 +496,95 @@ class PodRuntime:
         except OSError:
             pass
         record.phase = ContainerPhase.EXITED
-        await self._delete_quietly(container_id)
+        if self.conmon is not None:
+            try:
+                await self.conmon.remove(container_id)
+            except (RuncError, OSError):
+                pass
+        else:
+            await self._delete_quietly(container_id)
         self._discard_bundle(bundle)
+        if not state.stopping:
+            self.checkpoint(state)
+
+    async def _stop_instance(self, inst: _Instance, grace: float) -> None:
+        if self.conmon is not None:
+            await self.conmon.stop(inst.container_id, grace)
+        else:
+            await stop(self.runc, inst.container_id, inst.pid, grace=grace)
+
+    async def exec_sync(self, container_id: str, argv: list[str], *,
+                        timeout: float | None) -> tuple[int, bytes, bytes]:
+        """Run *argv* in a running container; raises asyncio.TimeoutError on *timeout*."""
+        if self.conmon is not None:
+            return await self.conmon.exec_sync(container_id, argv, timeout=timeout)
+        return await self.runc.exec_sync(container_id, argv, timeout=timeout)
+
+    # checkpoint and recovery ---------------------------------------------------------------
+    def checkpoint(self, state: PodState) -> None:
+        """Write ``runtime.json`` (see ``checkpoint``) atomically."""
+        if state.sandbox is None or not os.path.isdir(state.pod_dir):
+            return
+        cp = checkpoint.Checkpoint(
+            started_at=state.started_at, netns_path=state.netns_path,
+            pod_ips=state.pod_ips, host_ip=state.host_ip, sandbox_id=state.sandbox.id,
+            sandbox_bundle=state.sandbox.bundle,
+            sandbox_cgroups_path=state.sandbox.cgroups_path,
+            init_containers=state.init_containers, containers=state.containers,
+            instances=[checkpoint.InstanceInfo(i.container_id, i.name, i.init, i.bundle,
+                                               i.cgroups_path)
+                       for i in state.instances.values() if not i.exited.done()])
+        path = os.path.join(state.pod_dir, CHECKPOINT)
+        with open(path + ".tmp", "w") as f:
+            json.dump(checkpoint.to_json(cp), f)
+        os.replace(path + ".tmp", path)
+
+    async def recover(self) -> list[PodState]:
+        """Take over the pods an earlier process left running (their ``runtime.json``):
+        running containers are watched again (not restarted), exits that happened meanwhile
+        are recorded from conmon's exit files. Pods without a readable checkpoint are left
+        alone (``remove_pod`` / killall clean them)."""
+        root = os.path.join(self.data_dir, "pods")
+        found: list[PodState] = []
+        for uid in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            if uid in self.pods:
+                continue
+            pod_dir = os.path.join(root, uid)
+            try:
+                with open(os.path.join(pod_dir, "pod.json")) as f:
+                    pod = json.load(f)
+                with open(os.path.join(pod_dir, CHECKPOINT)) as f:
+                    cp = checkpoint.from_json(json.load(f))
+            except (OSError, ValueError):
+                continue
+            state = PodState(pod=pod, pod_dir=pod_dir, started_at=cp.started_at,
+                             netns_path=cp.netns_path, pod_ips=cp.pod_ips, host_ip=cp.host_ip,
+                             init_containers=cp.init_containers, containers=cp.containers)
+            sandbox_pid = await self._running_pid(cp.sandbox_id)
+            state.sandbox = Sandbox(cp.sandbox_id, sandbox_pid, cp.sandbox_bundle,
+                                    cp.sandbox_cgroups_path)
+            state.sandbox_exit = asyncio.ensure_future(_wait_foreign(sandbox_pid))
+            for info in cp.instances:
+                records = state.init_containers if info.init else state.containers
+                record = records.get(info.name)
+                if record is None or record.container_id != info.container_id:
+                    continue
+                pid = await self._running_pid(info.container_id)
+                state.instances[info.container_id] = _Instance(
+                    info.container_id, pid, info.bundle, info.cgroups_path,
+                    asyncio.ensure_future(self._watch(state, record, info.container_id, pid,
+                                                      info.bundle, info.cgroups_path)),
+                    name=info.name, init=info.init)
+            self.pods[uid] = state
+            found.append(state)
+        return found
+
+    async def _running_pid(self, container_id: str) -> int:
+        try:
+            st = await self.runc.state(container_id)
+        except RuncError:
+            return -1
+        return st.pid if st.status in ("running", "created", "paused") else -1
 
     # stop -------------------------------------------------------------------------------
     async def stop_pod(self, uid: str, grace: float) -> None:
@@ -481,12 +596,12 @@ class PodRuntime:
             return
         state.stopping = True
         running = [i for i in state.instances.values() if not i.exited.done()]
-        await asyncio.gather(*(stop(self.runc, i.container_id, i.pid, grace=grace)
-                               for i in running))
+        await asyncio.gather(*(self._stop_instance(i, grace) for i in running))
         if state.instances:
             await asyncio.wait([i.exited for i in state.instances.values()], timeout=EXIT_WAIT)
-        if state.sandbox is not None:
+        if state.sandbox is not None and state.sandbox.pid > 0:
             await stop(self.runc, state.sandbox.id, state.sandbox.pid, grace=0)
+        if state.sandbox is not None:
             if state.sandbox_exit is not None:
                 await asyncio.wait([state.sandbox_exit], timeout=EXIT_WAIT)
             await self._delete_quietly(state.sandbox.id)
@@ -539,6 +654,14 @@ class PodRuntime:
     def _discard_bundle(bundle: str) -> None:
         snapshot.unmount(os.path.join(bundle, "rootfs"))
         remove_bundle(bundle)
+
+
+async def _wait_foreign(pid: int) -> int | None:
+    """Wait for a process that is not our child (a sandbox of an earlier agent); its exit
+    code cannot be known."""
+    if pid > 0:
+        await wait_pid(pid)
+    return None
 
 
 class _Waiting(Exception):
