@@ -588,6 +588,8 @@ def test_healthz_stats_and_authentication(env: Env) -> None:
             summary = json.loads(body)
             assert status == 200 and summary["node"]["nodeName"] == "node-1"
             assert summary["node"]["memory"]["workingSetBytes"] > 0
+            status, body = await server.get("/metrics/resource")
+            assert status == 200 and b"\nnode_memory_working_set_bytes " in body
             assert await server.get("/healthz", anonymous=True) == (401, b"Unauthorized\n")
             assert (await server.get("/nothing/here"))[0] == 404
             with pytest.raises(UpgradeRefused) as refused:

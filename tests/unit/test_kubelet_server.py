@@ -12,6 +12,7 @@ import pytest
 from kubepy.kubelet.server.http import HttpError, parse_head
 from kubepy.kubelet.server.portforward import error_message, parse_ports
 from kubepy.kubelet.server.runtime import PodRef
+from kubepy.kubelet.server.stats import StatsProvider, parse_cpu_stat, parse_meminfo
 from kubepy.kubelet.server.streams import (ResizeDecoder, StreamOptions, exit_code_status,
                                            internal_error_status, status_bytes,
                                            stream_options, success_status)
@@ -124,3 +125,28 @@ def test_peer_identity() -> None:
     cert = {"subject": ((("commonName", "kube-apiserver-kubelet-client"),),
                         (("organizationName", "system:masters"),))}
     assert peer_identity(cert) == ("kube-apiserver-kubelet-client", ["system:masters"])
+
+
+def test_stats_parsers() -> None:
+    assert parse_cpu_stat("usage_usec 1500\nuser_usec 1000\n") == 1_500_000
+    assert parse_cpu_stat("nr_periods 0\n") is None
+    assert parse_meminfo("MemTotal:  2048 kB\nMemAvailable: 1024 kB\nHugePages_Total: 0\n") \
+        == {"MemTotal": 2048 * 1024, "MemAvailable": 1024 * 1024, "HugePages_Total": 0}
+
+
+def test_stats_summary_and_resource_metrics(tmp_path: Path) -> None:
+    (tmp_path / "cpu.stat").write_text("usage_usec 2000000\n")
+    stats = StatsProvider("node-1", cgroup_root=str(tmp_path))
+    first = stats.summary()
+    (tmp_path / "cpu.stat").write_text("usage_usec 4000000\n")
+    second = stats.summary()
+    assert first["node"]["cpu"]["usageCoreNanoSeconds"] == 2_000_000_000
+    assert "usageNanoCores" not in first["node"]["cpu"]
+    assert second["node"]["cpu"]["usageNanoCores"] > 0
+    assert second["node"]["memory"]["workingSetBytes"] > 0 and second["pods"] == []
+    metrics = stats.resource_metrics().splitlines()
+    assert [m.split()[0] for m in metrics if not m.startswith("#")] == [
+        "node_cpu_usage_seconds_total", "node_memory_working_set_bytes",
+        "resource_scrape_error"]
+    assert "node_cpu_usage_seconds_total 4.0 " in stats.resource_metrics()
+    assert metrics[-1] == "resource_scrape_error 0"

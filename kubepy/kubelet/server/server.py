@@ -2,7 +2,7 @@
 
 Routes, as pkg/kubelet/server/server.go names them:
     GET  /healthz                                          "ok"
-    GET  /stats/summary                                    stats.StatsProvider
+    GET  /stats/summary, /metrics/resource                 stats.StatsProvider (node only)
     GET  /containerLogs/{ns}/{pod}/{container}             logs (chunked; follow streams)
     GET|POST /exec/{ns}/{pod}[/{uid}]/{container}?command=..   upgrade, then runc exec
     GET|POST /attach/{ns}/{pod}[/{uid}]/{container}        upgrade, then conmon attach
@@ -159,6 +159,10 @@ class KubeletServer:
         try:
             if head == "healthz" and len(segments) == 1:
                 await respond(writer, 200, b"ok")
+                return False
+            if segments == ["metrics", "resource"]:
+                await respond(writer, 200, self._stats.resource_metrics().encode(),
+                              content_type="text/plain; version=0.0.4; charset=utf-8")
                 return False
             if segments == ["stats", "summary"]:
                 body = json.dumps(self._stats.summary(), indent=2).encode()

@@ -1,4 +1,5 @@
-"""/stats/summary, minimal but well-formed (kubelet stats/v1alpha1 Summary).
+"""/stats/summary (kubelet stats/v1alpha1 Summary) and /metrics/resource (what
+metrics-server scrapes), minimal but well-formed.
 
 Only the node is reported: CPU from the root cgroup's cpu.stat (cgroup v2) with usage
 nano-cores over the interval since the previous call, memory from /proc/meminfo
@@ -79,3 +80,26 @@ class StatsProvider:
         return {"node": {"nodeName": self.node_name, "startTime": _rfc3339(self._started),
                          "cpu": cpu, "memory": memory, "systemContainers": []},
                 "pods": []}
+
+    def resource_metrics(self) -> str:
+        """/metrics/resource in the Prometheus text format (node series only)."""
+        summary = self.summary()["node"]
+        ms = int(time.time() * 1000)
+        lines = []
+        usage = summary["cpu"].get("usageCoreNanoSeconds")
+        if usage is not None:
+            lines += ["# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time "
+                      "consumed by the node in core-seconds",
+                      "# TYPE node_cpu_usage_seconds_total counter",
+                      f"node_cpu_usage_seconds_total {usage / 1e9} {ms}"]
+        working_set = summary["memory"].get("workingSetBytes")
+        if working_set is not None:
+            lines += ["# HELP node_memory_working_set_bytes [STABLE] Current working set of "
+                      "the node in bytes",
+                      "# TYPE node_memory_working_set_bytes gauge",
+                      f"node_memory_working_set_bytes {working_set} {ms}"]
+        lines += ["# HELP resource_scrape_error [STABLE] 1 if there was an error while getting "
+                  "container metrics, 0 otherwise",
+                  "# TYPE resource_scrape_error gauge",
+                  f"resource_scrape_error {0 if lines else 1}"]
+        return "\n".join(lines) + "\n"
