@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import ssl
 import time
@@ -53,6 +54,7 @@ from kubepy.streaming.websocket_handshake import (HandshakeError, is_websocket_r
                                                   requested_protocols, server_handshake)
 
 SPDY_TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+log = logging.getLogger(__name__)
 
 
 class _Upgraded:
@@ -145,6 +147,8 @@ class KubeletServer:
             pass
         except asyncio.CancelledError:
             pass  # stop(): the connection task ends here, quietly
+        except Exception:  # a defect: log it, drop the connection, keep serving
+            log.exception("kubelet server: request failed")
         finally:
             self._connections.discard(task)
             writer.close()
