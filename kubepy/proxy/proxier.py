@@ -3,8 +3,11 @@
 Level-triggered like kube-proxy: informer events only mark the state dirty; one loop rebuilds
 the complete ruleset from the caches and writes it with one restore. Syncs are batched: at
 most one per ``min_sync_period`` (events arriving meanwhile are folded into the next), and one
-every ``sync_period`` regardless, which repairs rules changed behind our back. A failed sync
-is retried after ``retry_period``. Stopping the proxy leaves the rules in place, so traffic
+every ``sync_period`` regardless. As kube-proxy's partial restores: the first sync, the one
+after a failure and one every ``sync_period`` are full (every chain written, stale chains
+found from iptables-save, jumps checked: this repairs rules changed behind our back); the
+others write only the chains that differ from the last write. A failed sync is retried after
+``retry_period``. Stopping the proxy leaves the rules in place, so traffic
 keeps flowing across restarts; ``apply.cleanup`` is what removes them.
 """
 
@@ -63,6 +66,8 @@ class ServiceProxy:
         self.last_ruleset: rules.Ruleset | None = None
         self._dirty = asyncio.Event()
         self._last_sync: float | None = None
+        self._last_full: float | None = None  # None: the next sync is a full one
+        self.full_sync_count = 0
         self._tasks: list[asyncio.Task[None]] = []
         for inf in (self.services, self.endpoint_slices):
             inf.add_event_handler(lambda o: self.mark_dirty(), lambda o, n: self.mark_dirty(),
@@ -77,13 +82,28 @@ class ServiceProxy:
                                     self.endpoint_slices.store.list())
         return rules.build(ports, self.node)
 
+    def full_sync_due(self) -> bool:
+        return (self.last_ruleset is None or self._last_full is None
+                or self.clock.monotonic() - self._last_full >= self.sync_period)
+
     async def sync_once(self) -> None:
         rs = self.ruleset()
-        if self._writer is not None:
-            await self._writer(rs)
-        else:
-            await apply.sync(self.iptables, rs, route_localnet=(self.node.localhost_nodeports
-                                                               and self.sync_count == 0))
+        try:
+            if self._writer is not None:
+                await self._writer(rs)
+            elif self.full_sync_due():
+                await apply.sync(self.iptables, rs, route_localnet=(
+                    self.node.localhost_nodeports and self.full_sync_count == 0))
+                self._last_full = self.clock.monotonic()
+                self.full_sync_count += 1
+            else:
+                assert self.last_ruleset is not None
+                text = rules.render_changes(rs, self.last_ruleset)
+                if text:
+                    await self.iptables.restore(text)
+        except BaseException:
+            self._last_full = None  # what the kernel holds is unknown: rewrite everything
+            raise
         self.last_ruleset = rs
         self.sync_count += 1
 

@@ -359,6 +359,26 @@ def render(rs: Ruleset, stale: Mapping[str, Iterable[str]] | None = None) -> str
     return "\n".join(out) + "\n"
 
 
+def render_changes(rs: Ruleset, previous: Ruleset) -> str:
+    """``--noflush`` input rewriting only the chains whose rules differ from ``previous``
+    (what the last successful write left in the kernel) and deleting the chains ``previous``
+    had that ``rs`` lacks; "" when nothing changed (kube-proxy's partial restores: with
+    thousands of services a change rewrites a few chains, not all of them)."""
+    out: list[str] = []
+    for (table, chains), prev in zip(rs.tables().items(), previous.tables().values()):
+        changed = [c for c, r in chains.items() if prev.get(c) != r]
+        gone = sorted(set(prev) - set(chains))
+        if not changed and not gone:
+            continue
+        out.append(f"*{table}")
+        out += [f":{c} - [0:0]" for c in [*changed, *gone]]
+        for chain in changed:
+            out += [rule_line(chain, r) for r in chains[chain]]
+        out += [f"-X {c}" for c in gone]
+        out.append("COMMIT")
+    return "\n".join(out) + "\n" if out else ""
+
+
 def our_chains(save_output: str) -> list[str]:
     """The KUBEPY-* chains declared in one table's ``iptables-save`` output."""
     return [line[1:].split()[0] for line in save_output.splitlines()

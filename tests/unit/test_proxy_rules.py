@@ -330,3 +330,24 @@ def test_jumps_target_our_chains() -> None:
 def test_has_jump(save: str, want: bool) -> None:
     jump = next(j for j in rules.JUMPS if j.table == "nat" and j.chain == "PREROUTING")
     assert apply.has_jump(save, jump.chain, jump.args) is want
+
+
+def _rs(nat: dict[str, list[list[str]]], filter_: dict[str, list[list[str]]] | None = None
+        ) -> rules.Ruleset:
+    return rules.Ruleset(filter=dict(filter_ or {}), nat=dict(nat))
+
+
+@pytest.mark.parametrize("new, old, want", [
+    (_rs({"KUBEPY-SERVICES": [["-j", "A"]]}), _rs({"KUBEPY-SERVICES": [["-j", "A"]]}), ""),
+    (_rs({"KUBEPY-SERVICES": [["-j", "B"]], "KUBEPY-X": [["-j", "C"]]}),
+     _rs({"KUBEPY-SERVICES": [["-j", "A"]], "KUBEPY-X": [["-j", "C"]]}),
+     "*nat\n:KUBEPY-SERVICES - [0:0]\n-A KUBEPY-SERVICES -j B\nCOMMIT\n"),
+    (_rs({"KUBEPY-SERVICES": [], "KUBEPY-NEW": [["-j", "DNAT"]]}),
+     _rs({"KUBEPY-SERVICES": [], "KUBEPY-OLD": [["-j", "DNAT"]]}),
+     "*nat\n:KUBEPY-NEW - [0:0]\n:KUBEPY-OLD - [0:0]\n-A KUBEPY-NEW -j DNAT\n"
+     "-X KUBEPY-OLD\nCOMMIT\n"),
+    (_rs({}, {"KUBEPY-FORWARD": [["-j", "ACCEPT"]]}), _rs({}, {"KUBEPY-FORWARD": []}),
+     "*filter\n:KUBEPY-FORWARD - [0:0]\n-A KUBEPY-FORWARD -j ACCEPT\nCOMMIT\n"),
+], ids=["unchanged", "one-chain-changed", "chain-added-and-removed", "filter-only"])
+def test_render_changes(new: rules.Ruleset, old: rules.Ruleset, want: str) -> None:
+    assert rules.render_changes(new, old) == want
