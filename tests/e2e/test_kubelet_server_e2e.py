@@ -990,3 +990,20 @@ def test_real_kubectl_port_forward_large_transfer(env: Env, version: str) -> Non
     assert len(body) == 8 * 1024 * 1024
     assert hashlib.sha256(body).hexdigest().encode() == digest
     assert elapsed < 20, elapsed
+
+
+def test_exec_missing_command(env: Env) -> None:
+    async def main() -> dict[int, bytes]:
+        async with Server(env) as server:
+            ws = await server.websocket(exec_target(["no-such-command"], stdout="1",
+                                                    stderr="1"), ["v4.channel.k8s.io"])
+            return await read_channels(ws)
+
+    out = asyncio.run(main())
+    status = json.loads(out[3])
+    assert (status["status"], status["reason"], status["code"]) == \
+        ("Failure", "InternalError", 500)
+    assert status["message"] == (
+        "Internal error occurred: error executing command in container: OCI runtime exec "
+        'failed: exec failed: unable to start container process: exec: "no-such-command": '
+        "executable file not found in $PATH")

@@ -11,7 +11,9 @@ or sends ^D (EOF for a canonical-mode reader) on a tty.
 
 Output still held by the command's orphans after it exits is read for at most
 ``DRAIN_GRACE`` seconds, then the streams are ended. When the client goes away first, the
-command is killed (as containerd and CRI-O do).
+command is killed (as containerd and CRI-O do). A command runc could not start (runc exits
+255 without writing the pid file; its error is in the JSON log we give it) is an ExecError,
+reported as an InternalError Status, not as exit code 255.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import struct
@@ -80,10 +83,13 @@ async def _finish(proc: asyncio.subprocess.Process, tasks: list[asyncio.Task[Non
         _kill_command(pid_file)
     code = await waiting
     leaving.cancel()
+    failure = start_failure(pid_file, code)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DRAIN_GRACE)
     for task in tasks:
         task.cancel()
+    if failure is not None:
+        raise ExecError(f"OCI runtime exec failed: {failure}")
     return code
 
 
@@ -94,7 +100,8 @@ async def exec_pipes(runc: list[str], container_id: str, argv: list[str],
     pid_file = _pid_file()
     try:
         proc = await asyncio.create_subprocess_exec(
-            *runc, "exec", "--pid-file", pid_file, container_id, *argv,
+            *runc, "--log", _log_file(pid_file), "--log-format", "json", "exec",
+            "--pid-file", pid_file, container_id, *argv,
             stdin=pipe if streams.stdin else devnull,
             stdout=pipe if streams.stdout else devnull,
             stderr=pipe if streams.stderr else devnull, start_new_session=True)
@@ -116,14 +123,34 @@ async def exec_pipes(runc: list[str], container_id: str, argv: list[str],
         _unlink(pid_file)
 
 
+def _log_file(pid_file: str) -> str:
+    return os.path.join(os.path.dirname(pid_file), "runc.log")
+
+
+def start_failure(pid_file: str, code: int) -> str | None:
+    """runc's error when it could not start the command (exit 255, no pid written)."""
+    if code != 255 or os.path.exists(pid_file):
+        return None
+    message = None
+    with contextlib.suppress(OSError):
+        with open(_log_file(pid_file)) as f:
+            for line in f:
+                with contextlib.suppress(ValueError, AttributeError):
+                    entry = json.loads(line)
+                    if entry.get("level") in ("error", "fatal"):
+                        message = str(entry.get("msg", ""))
+    return message
+
+
 def _pid_file() -> str:
     """Where runc writes the command's pid: a file in a private temporary directory."""
     return os.path.join(tempfile.mkdtemp(prefix="kubepy-exec-"), "pid")
 
 
 def _unlink(pid_file: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(pid_file)
+    for path in (pid_file, _log_file(pid_file)):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
     with contextlib.suppress(OSError):
         os.rmdir(os.path.dirname(pid_file))
 
@@ -174,8 +201,9 @@ async def exec_tty(runc: list[str], container_id: str, argv: list[str],
     pid_file = _pid_file()
     try:
         proc = await asyncio.create_subprocess_exec(
-            *runc, "exec", "--tty", "--pid-file", pid_file, container_id, *argv, stdin=slave,
-            stdout=slave, stderr=slave, start_new_session=True)
+            *runc, "--log", _log_file(pid_file), "--log-format", "json", "exec", "--tty",
+            "--pid-file", pid_file, container_id, *argv, stdin=slave, stdout=slave,
+            stderr=slave, start_new_session=True)
     except OSError as e:
         os.close(master)
         raise ExecError(f"starting runc: {e}") from e
