@@ -3,6 +3,7 @@ resize stream, port queries, and the serving certificate."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kubepy.kubelet.server.http import HttpError, parse_head
-from kubepy.kubelet.server.portforward import error_message, parse_ports
+from kubepy.kubelet.server.portforward import dial, error_message, parse_ports
 from kubepy.kubelet.server.runtime import PodRef
 from kubepy.kubelet.server.stats import StatsProvider, parse_cpu_stat, parse_meminfo
 from kubepy.kubelet.server.streams import (ResizeDecoder, StreamOptions, exit_code_status,
@@ -150,3 +151,29 @@ def test_stats_summary_and_resource_metrics(tmp_path: Path) -> None:
         "resource_scrape_error"]
     assert "node_cpu_usage_seconds_total 4.0 " in stats.resource_metrics()
     assert metrics[-1] == "resource_scrape_error 0"
+
+
+def test_dial_on_the_host_for_host_network_pods() -> None:
+    async def main() -> tuple[bytes, type[BaseException]]:
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"echo:" + await reader.readline())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sock = await dial(None, port)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(b"hi\n")
+        answer = await reader.read()
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        try:
+            await dial(None, port)  # nobody listens any more
+        except OSError as e:
+            return answer, type(e)
+        return answer, type(None)  # type: ignore[return-value]
+
+    answer, error = asyncio.run(main())
+    assert answer == b"echo:hi\n" and issubclass(error, ConnectionRefusedError)
