@@ -1007,3 +1007,51 @@ def test_exec_missing_command(env: Env) -> None:
         "Internal error occurred: error executing command in container: OCI runtime exec "
         'failed: exec failed: unable to start container process: exec: "no-such-command": '
         "executable file not found in $PATH")
+
+
+@pytest.mark.parametrize("version", [v for v in _kubectl_versions() if v in ("1.20", "1.32")])
+def test_real_kubectl_exec_tty_carries_the_terminal_size(env: Env, version: str) -> None:
+    """kubectl exec -it on a terminal of 33x111: the command sees that size (kubectl sends it
+    on the resize stream) and its exit code comes back."""
+    import fcntl
+    import termios
+    from tests.conftest import kubectl_binaries
+    kubectl = kubectl_binaries()[version]
+    home = env.tmp / f"home-tty-{version}"
+    home.mkdir(exist_ok=True)
+
+    async def main() -> tuple[int, bytes]:
+        async with Server(env) as server:
+            api = PassThroughApiserver(env, server.port)
+            port = await api.start()
+            master, slave = os.openpty()
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    str(kubectl), f"--server=http://127.0.0.1:{port}", "exec", "-it", "web",
+                    "-c", "app", "--", "sh", "-c", "sleep 0.5; stty size; exit 4",
+                    stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                    env={"HOME": str(home), "PATH": os.environ["PATH"], "TERM": "xterm"})
+                os.close(slave)
+                slave = -1
+                output = b""
+                loop = asyncio.get_running_loop()
+                while True:
+                    try:
+                        chunk = await asyncio.wait_for(
+                            loop.run_in_executor(None, os.read, master, 4096), 30)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    output += chunk
+                return await asyncio.wait_for(proc.wait(), 30), output
+            finally:
+                os.close(master)
+                if slave >= 0:
+                    os.close(slave)
+                await api.stop()
+
+    code, output = asyncio.run(main())
+    assert b"33 111" in output, output
+    assert code == 4, output
