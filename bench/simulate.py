@@ -18,7 +18,9 @@ Deletion deletes the Deployments and ReplicaSets, then each of the namespace's p
 each pod when its grace period ends), and waits until none is left.
 
 RSS (VmRSS from /proc) is reported for the API server, its components child and the
-simulator, with every node and pod in place.
+simulator, with every node and pod in place. CPU seconds (utime + stime from /proc) each
+process spent per 1,000 pods are reported for the pod phase and the deletion phase, with the
+load average around them: on a shared machine wall time is noisy, CPU per pod is not.
 
 Usage: .venv/bin/python bench/simulate.py [--nodes 5000] [--pods 10000]
        [--deployments 10] [--json out.json] [--keep]
@@ -77,6 +79,39 @@ def rss_mb(pid: int | None) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime of ``pid`` (its own threads; children are counted apart)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(server_pid: int, sim_pid: int, own_pid: int) -> dict[str, float]:
+    """CPU seconds so far of each process of the benchmark."""
+    return {"apiserver": cpu_seconds(server_pid),
+            "components": sum(cpu_seconds(p) for p in children(server_pid)),
+            "simulate": cpu_seconds(sim_pid), "bench": cpu_seconds(own_pid)}
+
+
+def cpu_per_1000(before: dict[str, float], after: dict[str, float],
+                 pods: int) -> dict[str, float]:
+    """CPU seconds each process spent per 1,000 pods between two snapshots."""
+    out = {k: round((after[k] - before[k]) * 1000 / max(pods, 1), 2) for k in after}
+    out["total"] = round(sum(out.values()), 2)
+    return out
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def children(pid: int) -> list[int]:
@@ -234,6 +269,24 @@ async def delete_each(client: ApiClient, names: list[str]) -> None:
     await asyncio.gather(*(one(n) for n in names))
 
 
+async def delete_phase(client: ApiClient, pods: Counter, have_deploy: bool, count: int,
+                       server_pid: int, sim_pid: int, result: dict[str, Any]) -> None:
+    print("deleting", flush=True)
+    cpu_before = cpu_snapshot(server_pid, sim_pid, os.getpid())
+    start = time.monotonic()
+    if have_deploy:
+        await client.delete_collection(DEPLOYMENTS, NAMESPACE)
+        await client.delete_collection(REPLICASETS, NAMESPACE)
+    await delete_each(client, [k.split("/", 1)[1] for k in pods.total])
+    t = await pods.until(lambda c: not c.total, 300, "pods gone")
+    result["pods_deleted_s"] = t
+    result["pods_deleted_wall_s"] = time.monotonic() - start
+    result["cpu_s_per_1000_pods_deleted"] = cpu_per_1000(
+        cpu_before, cpu_snapshot(server_pid, sim_pid, os.getpid()), count)
+    print(f"  CPU s per 1,000 pods deleted: {result['cpu_s_per_1000_pods_deleted']}",
+          flush=True)
+
+
 async def bench(args: argparse.Namespace, kubeconfig: Path, server_pid: int,
                 sim_cmd: list[str], log_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
@@ -250,6 +303,15 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, server_pid: int,
             t = await nodes.until(lambda c: len(c.matching) >= args.nodes, 300, "nodes Ready")
             result["nodes_ready_s"] = t
             names = sorted(n.rsplit("/", 1)[1] for n in nodes.matching)
+            if args.idle_seconds > 0:  # the nodes' own upkeep: Leases, heartbeats
+                await asyncio.sleep(5)
+                before = cpu_snapshot(server_pid, sim.pid, os.getpid())
+                await asyncio.sleep(args.idle_seconds)
+                after = cpu_snapshot(server_pid, sim.pid, os.getpid())
+                result["idle_cpu_per_s"] = {
+                    k: round((after[k] - before[k]) / args.idle_seconds, 3) for k in after}
+                print(f"  idle CPU s per s with {args.nodes} nodes: "
+                      f"{result['idle_cpu_per_s']} (load {load_average()})", flush=True)
             await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                              "metadata": {"name": NAMESPACE}})
             pods = Counter(client, PODS, pod_running, namespace=NAMESPACE)
@@ -269,6 +331,8 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, server_pid: int,
                 mode = "direct"
             result["mode"] = mode
             print(f"creating {args.pods} pods ({mode})", flush=True)
+            result["load_before_pods"] = load_average()
+            cpu_before = cpu_snapshot(server_pid, sim.pid, os.getpid())
             start = time.monotonic()
             if have_deploy:
                 per = args.pods // args.deployments
@@ -279,6 +343,12 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, server_pid: int,
             result["pods_created_s"] = time.monotonic() - start if not have_deploy else None
             t = await pods.until(lambda c: len(c.matching) >= args.pods, 300, "pods Running")
             result["pods_running_s"] = None if t is None else time.monotonic() - start
+            result["cpu_s_per_1000_pods"] = cpu_per_1000(
+                cpu_before, cpu_snapshot(server_pid, sim.pid, os.getpid()), args.pods)
+            result["load_after_pods"] = load_average()
+            print(f"  CPU s per 1,000 pods: {result['cpu_s_per_1000_pods']} "
+                  f"(load {result['load_before_pods']} -> {result['load_after_pods']})",
+                  flush=True)
             await asyncio.sleep(2)
             comps = children(server_pid)
             result["rss_mb"] = {"apiserver": round(rss_mb(server_pid), 1),
@@ -290,14 +360,9 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, server_pid: int,
             stop_binder.set()
             if binder is not None:
                 await binder
-            print("deleting", flush=True)
-            start = time.monotonic()
-            if have_deploy:
-                await client.delete_collection(DEPLOYMENTS, NAMESPACE)
-                await client.delete_collection(REPLICASETS, NAMESPACE)
-            await delete_each(client, [k.split("/", 1)[1] for k in pods.total])
-            t = await pods.until(lambda c: not c.total, 300, "pods gone")
-            result["pods_deleted_s"] = t
+            if not args.no_delete:
+                await delete_phase(client, pods, have_deploy, args.pods, server_pid,
+                                   sim.pid, result)
             await pods.informer.stop()
         finally:
             sim.send_signal(signal.SIGTERM)
@@ -319,6 +384,11 @@ def main() -> int:
                     help="bind pods from this script even if a scheduler exists")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--node-status-frequency", type=float, default=300.0,
+                    help="the simulator's seconds between node status posts")
+    ap.add_argument("--idle-seconds", type=float, default=0.0,
+                    help="before the pods, measure the CPU the Ready nodes cost for this long")
+    ap.add_argument("--no-delete", action="store_true", help="skip the deletion phase")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="kubepy-bench-sim-"))
     port = free_port()
@@ -336,8 +406,12 @@ def main() -> int:
                 raise SystemExit(f"server did not start:\n{(tmp / 'server.log').read_text()}")
             time.sleep(0.1)
         time.sleep(1.0)
+        # node status every 300 s: the kubelet's nodeStatusReportFrequency (its Lease,
+        # renewed every 10 s, is the heartbeat; kwok's node-heartbeat-with-lease stage
+        # waits 600 s)
         sim_cmd = [str(REPO / ".venv/bin/kubepy"), "simulate", "--nodes", str(args.nodes),
-                   "--kubeconfig", str(kubeconfig), "--log-level", "WARNING"]
+                   "--kubeconfig", str(kubeconfig), "--log-level", "WARNING",
+                   "--node-status-update-frequency", str(args.node_status_frequency)]
         result = asyncio.run(bench(args, kubeconfig, server.pid, sim_cmd, tmp))
     finally:
         server.send_signal(signal.SIGTERM)
@@ -357,6 +431,8 @@ def main() -> int:
         print(f"  {key:16} {shown:>9}  (target <= {target:.0f}s) {verdict}")
     print(f"  mode             {result.get('mode')}")
     print(f"  rss_mb           {result.get('rss_mb')}")
+    print(f"  cpu_s/1000 pods  {result.get('cpu_s_per_1000_pods')} (running), "
+          f"{result.get('cpu_s_per_1000_pods_deleted')} (deleted)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

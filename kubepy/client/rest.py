@@ -109,6 +109,19 @@ class ApiClient:
                         **kwargs: Any) -> "ApiClient":
         return cls.from_config(load_kubeconfig(path, context), **kwargs)
 
+    def derived(self, **overrides: Any) -> "ApiClient":
+        """A client for the same server and credentials with its own session (its own
+        connection pool), e.g. for leader election, whose renewals must not queue behind
+        a component's own requests (client-go components give it a client of its own).
+        ``overrides`` are constructor keywords; close it apart."""
+        kwargs: dict[str, Any] = dict(
+            user_agent=self.user_agent, max_retries=self.max_retries,
+            request_timeout=self.request_timeout, clock=self.clock,
+            connection_limit=self.connection_limit,
+            default_namespace=self.default_namespace)
+        kwargs.update(overrides)
+        return ApiClient(self.server, self.ssl_context, self.token, **kwargs)
+
     # ------------------------------------------------------------------ session
 
     def _get_session(self) -> aiohttp.ClientSession:

@@ -183,16 +183,26 @@ async def run_leader_elected(client: ApiClient, lease_name: str,
         await work()
         return
     identity = identity or default_identity()
-    while True:
-        elector = LeaderElector(client, lease_name, identity=identity,
-                                namespace=election.namespace,
-                                lease_duration=election.lease_duration,
-                                renew_deadline=election.renew_deadline,
-                                retry_period=election.retry_period, clock=clock)
-        log.info("%s: %s is campaigning for the lease %s/%s", lease_name, identity,
-                 election.namespace, lease_name)
-        await elector.run(work, lambda: log.warning("%s: %s lost the lease; stopped",
-                                                    lease_name, identity))
+    # the Lease is renewed on connections of its own: a component busy with hundreds of
+    # requests in flight (binds, creates, events) must not miss its renew deadline waiting
+    # for a pooled connection, and lose its term (and its informers' caches) for it
+    derive = getattr(client, "derived", None)
+    lease_client = derive(user_agent=f"{client.user_agent}/leader-election",
+                          connection_limit=2) if derive is not None else client
+    try:
+        while True:
+            elector = LeaderElector(lease_client, lease_name, identity=identity,
+                                    namespace=election.namespace,
+                                    lease_duration=election.lease_duration,
+                                    renew_deadline=election.renew_deadline,
+                                    retry_period=election.retry_period, clock=clock)
+            log.info("%s: %s is campaigning for the lease %s/%s", lease_name, identity,
+                     election.namespace, lease_name)
+            await elector.run(work, lambda: log.warning("%s: %s lost the lease; stopped",
+                                                        lease_name, identity))
+    finally:
+        if lease_client is not client:
+            await lease_client.close()
 
 
 async def run_controller_manager(client: ApiClient,

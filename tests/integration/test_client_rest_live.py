@@ -246,3 +246,27 @@ def test_bearer_tokens_with_the_cluster_ca(server: ServerProcess, who: str,
     else:
         with pytest.raises(error):
             run(go())
+
+
+def test_derived_client_has_connections_of_its_own(kubepy_server: ServerProcess) -> None:
+    """A watch holding the only pooled connection blocks the client's next request; a
+    ``derived`` client (what leader election renews on) still gets through."""
+    async def go() -> None:
+        async with ApiClient.from_kubeconfig(kubepy_server.kubeconfig, connection_limit=1,
+                                             user_agent="kubepy-test") as c:
+            ns = await new_namespace(c)
+            await c.create(CM, cm("held"), ns)
+            stream = c.watch(CM, ns, timeout_seconds=20)
+            first = await stream.__anext__()  # the watch now holds the only connection
+            assert first["object"]["metadata"]["name"] == "held"
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(c.get(CM, "held", ns), 1.0)
+            own = c.derived(connection_limit=1)
+            try:
+                assert own.user_agent == "kubepy-test" and own.connection_limit == 1
+                got = await asyncio.wait_for(own.get(CM, "held", ns), 5.0)
+                assert got["metadata"]["name"] == "held"
+            finally:
+                await own.close()
+                await stream.aclose()
+    run(go())
