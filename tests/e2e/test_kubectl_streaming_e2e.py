@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import re
+import select
 import socket
 import subprocess
 import time
@@ -136,6 +137,15 @@ def _pods(c: StreamingCluster) -> None:
             c.get("pod", name)).get("Ready") == "True", timeout=60)
 
 
+def _readline(proc: subprocess.Popen[str], deadline: float) -> str:
+    """The next stdout line of ``proc``, or "" at EOF or once ``deadline`` passes."""
+    assert proc.stdout is not None
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or not select.select([proc.stdout], [], [], remaining)[0]:
+        return ""
+    return proc.stdout.readline()
+
+
 # ------------------------------------------------------------------------------ logs
 
 
@@ -223,9 +233,9 @@ def test_kubectl_attach(cluster: StreamingCluster, version: str) -> None:
         proc.stdin.write(f"{word}\n")
         proc.stdin.flush()
         line = ""
-        while time.monotonic() < deadline and word not in line:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
+        while word not in line:
+            line = _readline(proc, deadline)
+            if not line:
                 break
         assert f"got {word}" in line, (line, proc.stderr.read() if proc.poll() else "")
     finally:
@@ -243,8 +253,7 @@ def test_kubectl_port_forward(cluster: StreamingCluster, version: str) -> None:
                              "port-forward", "pod/web", ":8080"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+        line = _readline(proc, time.monotonic() + 30)
         m = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", line)
         assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
         for _ in range(2):  # two connections over the one upgraded stream
