@@ -155,6 +155,52 @@ def test_two_pods_ping_hostport_and_teardown(env: Env) -> None:
     assert not env.netns.exists("kubepy-pod-a") and not os.path.exists(pa)
 
 
+OUTSIDE_HOST, OUTSIDE_PEER = "198.51.100.1", "198.51.100.2"   # TEST-NET-2, a private veth
+
+
+def _masquerade_rules() -> list[str]:
+    return [r for r in _nat_state() if f'name: \\"{NETWORK}\\" id: \\"node-masquerade' in r]
+
+
+def test_egress_is_masqueraded_by_one_node_rule(env: Env) -> None:
+    """Traffic from a pod to an address outside the pod CIDR leaves with the node's address
+    (one POSTROUTING rule for the whole pod CIDR, no per-pod chain); pod to pod keeps the
+    pod's address; the rule goes with cleanup_all."""
+    pa = env.run(env.netns.create("kubepy-pod-e"))
+    pb = env.run(env.netns.create("kubepy-pod-f"))
+    ips_a = env.run(env.net.setup("uid-e", "default", "e", pa, []))
+    ips_b = env.run(env.net.setup("uid-f", "default", "f", pb, []))
+    assert len(_masquerade_rules()) == 1, _nat_state()
+    assert not any(iptables_chains(NETWORK, "uid-e")[0] in line for line in _nat_state())
+    outside = env.run(env.netns.create("kubepy-outside"))
+    host_if = f"kpyo{os.getpid() % 100000}"
+    try:
+        _sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", f"{host_if}p")
+        _sh("ip", "link", "set", f"{host_if}p", "netns", outside)
+        _sh("ip", "addr", "add", f"{OUTSIDE_HOST}/30", "dev", host_if)
+        _sh("ip", "link", "set", host_if, "up")
+        env.in_ns(outside, "ip", "addr", "add", f"{OUTSIDE_PEER}/30", "dev", f"{host_if}p")
+        env.in_ns(outside, "ip", "link", "set", f"{host_if}p", "up")
+        env.in_ns(outside, "ip", "link", "set", "lo", "up")
+        _listener(env, outside, 8081)
+        _listener(env, pb, 8082)
+        fetch = ("import socket,sys\nfor _ in range(50):\n try:\n"
+                 "  s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=1)\n"
+                 "  print(s.recv(100).decode());break\n except OSError:\n"
+                 "  import time;time.sleep(0.1)\n")
+        out = env.in_ns(pa, sys.executable, "-c", fetch, OUTSIDE_PEER, "8081").stdout
+        assert out.strip() == f"hello-from-pod {OUTSIDE_HOST}"   # masqueraded
+        out = env.in_ns(pa, sys.executable, "-c", fetch, ips_b.pod_ip or "", "8082").stdout
+        assert out.strip() == f"hello-from-pod {ips_a.pod_ip}"   # inside the CIDR: not
+    finally:
+        _sh("ip", "link", "delete", host_if, check=False)
+    env.run(env.net.teardown("uid-e"))
+    env.run(env.net.teardown("uid-f"))
+    assert len(_masquerade_rules()) == 1   # the node's, like the bridge, stays
+    assert env.run(env.net.cleanup_all(env.netns)) == []
+    assert _masquerade_rules() == []
+
+
 def test_teardown_after_restart_uses_cache(env: Env) -> None:
     p = env.run(env.netns.create("kubepy-pod-c"))
     ips = env.run(env.net.setup("uid-c", "ns1", "c", p,

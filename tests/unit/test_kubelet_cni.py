@@ -18,7 +18,7 @@ def test_conflist_shape() -> None:
     assert conf["cniVersion"] == "1.0.0" and conf["name"] == "kubepy"
     bridge, portmap = conf["plugins"]
     assert bridge == {
-        "type": "bridge", "bridge": "kubepy0", "isGateway": True, "ipMasq": True,
+        "type": "bridge", "bridge": "kubepy0", "isGateway": True, "ipMasq": False,
         "hairpinMode": True,
         "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.3.0/24"}]],
                  "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "/d/ipam"},
@@ -32,6 +32,39 @@ def test_conflist_default_route_by_family(cidr: str, route: str) -> None:
     conf = cni.build_conflist(pod_cidr=cidr, ipam_data_dir="/x", mtu=1400, bridge="br9")
     assert conf["plugins"][0]["ipam"]["routes"] == [{"dst": route}]
     assert conf["plugins"][0]["mtu"] == 1400 and conf["plugins"][0]["bridge"] == "br9"
+
+
+@pytest.mark.parametrize("cidr,ip_masq,subnets", [
+    ("10.244.3.0/24", False, ["10.244.3.0/24"]),
+    ("fd00:10:244::/64", True, []),
+], ids=["v4-node-rule", "v6-bridge-ipmasq"])
+def test_masquerade_by_family(cidr: str, ip_masq: bool, subnets: list[str]) -> None:
+    conf = cni.build_conflist(pod_cidr=cidr, ipam_data_dir="/x")
+    assert conf["plugins"][0]["ipMasq"] is ip_masq
+    assert cni.masquerade_subnets(conf) == subnets
+
+
+def test_masquerade_rule() -> None:
+    assert cni.masquerade_rule("kubepy", "10.244.3.0/24") == [
+        "-s", "10.244.3.0/24", "!", "-d", "10.244.3.0/24", "-m", "addrtype", "!",
+        "--dst-type", "MULTICAST", "-m", "comment", "--comment", 'name: "kubepy" id: "node-masquerade"',
+        "-j", "MASQUERADE"]
+
+
+HOSTPORT = [{"hostPort": 80, "containerPort": 8080, "protocol": "tcp"}]
+
+
+@pytest.mark.parametrize("runtime_config,types", [
+    ({"portMappings": []}, ["bridge"]),
+    ({}, ["bridge"]),
+    ({"portMappings": HOSTPORT}, ["bridge", "portmap"]),
+], ids=["no-mappings", "no-capability-args", "hostport"])
+def test_plugins_for(runtime_config: dict[str, Any], types: list[str]) -> None:
+    conf = cni.build_conflist(pod_cidr="10.244.3.0/24", ipam_data_dir="/x")
+    got = cni.plugins_for(conf, runtime_config)
+    assert [p["type"] for p in got["plugins"]] == types
+    assert (got["name"], got["cniVersion"]) == (conf["name"], conf["cniVersion"])
+    assert len(conf["plugins"]) == 2   # not modified
 
 
 def test_conflist_rejects_host_bits() -> None:
@@ -208,6 +241,15 @@ COMMIT
 '''
 
 
+NODE_MASQ = r'''*nat
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -s 10.244.77.0/24 ! -d 10.244.77.0/24 -m addrtype ! --dst-type MULTICAST -m comment --comment "name: \"kubepy\" id: \"node-masquerade\"" -j MASQUERADE
+-A POSTROUTING -s 10.9.0.0/24 ! -d 10.9.0.0/24 -m addrtype ! --dst-type MULTICAST -m comment --comment "name: \"other\" id: \"node-masquerade\"" -j MASQUERADE
+-A POSTROUTING -s 10.8.0.0/16 -m comment --comment "kubepy-lookalike" -j MASQUERADE
+COMMIT
+'''
+
+
 def _without_other(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if "bbb" not in line)
 
@@ -235,7 +277,11 @@ def _without_other(text: str) -> str:
     ("*nat\n:PREROUTING ACCEPT [0:0]\n:CNI-DN-zzz - [0:0]\nCOMMIT\n", ["CNI-DN-zzz", "CNI-q"],
      [["-t", "nat", "-F", "CNI-DN-zzz"], ["-t", "nat", "-X", "CNI-DN-zzz"]]),
     ("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", (), []),
+    (NODE_MASQ, (), [
+        ["-t", "nat", "-D", "POSTROUTING", "-s", "10.244.77.0/24", "!", "-d", "10.244.77.0/24",
+         "-m", "addrtype", "!", "--dst-type", "MULTICAST", "-m", "comment", "--comment",
+         'name: "kubepy" id: "node-masquerade"', "-j", "MASQUERADE"]]),
 ], ids=["other-network-keeps-shared", "only-ours-removes-shared", "cached-names-empty-chain",
-        "clean-table"])
+        "clean-table", "node-masquerade-rule-only-ours"])
 def test_iptables_cleanup_commands(text: str, extra: Any, want: list[list[str]]) -> None:
     assert iptables.cleanup_commands(text, "kubepy", extra) == want

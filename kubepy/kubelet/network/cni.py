@@ -3,11 +3,20 @@
 The node's pod network is one CNI network configuration list (``.conflist``, CNI spec 1.0.0,
 which Debian 12's containernetworking-plugins 1.1.1 support alongside 0.1.0-0.4.0):
 
-- ``bridge``: a Linux bridge (``kubepy0``) that is the pods' default gateway, with IP
-  masquerade for traffic leaving the pod CIDR and hairpin mode so a pod reaches itself through
-  a Service or hostPort; ``host-local`` IPAM hands out addresses from the node's podCIDR and
-  keeps its leases in a kubepy-owned directory (never ``/var/lib/cni``).
-- ``portmap``: DNAT for ``hostPort``s, fed through the ``portMappings`` capability.
+- ``bridge``: a Linux bridge (``kubepy0``) that is the pods' default gateway, with hairpin
+  mode so a pod reaches itself through a Service or hostPort; ``host-local`` IPAM hands out
+  addresses from the node's podCIDR and keeps its leases in a kubepy-owned directory (never
+  ``/var/lib/cni``).
+- ``portmap``: DNAT for ``hostPort``s, fed through the ``portMappings`` capability. A pod
+  without hostPorts skips it (``plugins_for``): portmap returns its ``prevResult`` unchanged
+  when there are no mappings, so running it only costs an exec on ADD and on DEL.
+
+Traffic leaving an IPv4 pod CIDR is masqueraded by ONE node-level rule
+(``masquerade_rule``, as kubenet did) instead of the bridge plugin's ``ipMasq``, which adds a
+chain and two rules per pod with five ``iptables`` execs on ADD and as many on DEL (about
+half the bridge plugin's time). The rule matches what ``ipMasq`` did per pod: from the pod
+CIDR to outside it, multicast excepted. An IPv6 pod CIDR keeps ``ipMasq`` (the cleanup
+reads the IPv4 nat table only).
 
 The loopback interface is brought up by running the ``loopback`` plugin as a network of its own
 on ``lo`` (as CRI runtimes do), so it is never part of the chain.
@@ -51,7 +60,7 @@ def build_conflist(*, pod_cidr: str, ipam_data_dir: str, name: str = NETWORK_NAM
         "type": "bridge",
         "bridge": bridge,
         "isGateway": True,
-        "ipMasq": True,
+        "ipMasq": subnet.version == 6,   # IPv4: one node rule, see masquerade_rule
         "hairpinMode": True,
         "ipam": {
             "type": "host-local",
@@ -97,6 +106,42 @@ def port_mappings(pod: dict[str, Any]) -> list[dict[str, Any]]:
                 entry["hostIP"] = p["hostIP"]
             out.append(entry)
     return out
+
+
+def plugins_for(conflist: dict[str, Any], runtime_config: dict[str, Any]) -> dict[str, Any]:
+    """The list one pod is set up with: without ``portmap`` when the pod has no port
+    mappings (the same final result, one exec less on ADD and on DEL)."""
+    if runtime_config.get("portMappings"):
+        return conflist
+    return {**conflist, "plugins": [p for p in conflist["plugins"] if p["type"] != "portmap"]}
+
+
+MASQUERADE_ID = "node-masquerade"
+
+
+def masquerade_subnets(conflist: dict[str, Any]) -> list[str]:
+    """The IPv4 pod subnets of the list's bridge plugin that the node rule masquerades
+    (those the bridge does not masquerade itself)."""
+    out: list[str] = []
+    for plugin in conflist["plugins"]:
+        if plugin.get("type") != "bridge" or plugin.get("ipMasq"):
+            continue
+        for rng in (plugin.get("ipam") or {}).get("ranges") or []:
+            for entry in rng:
+                net = ipaddress.ip_network(entry["subnet"], strict=False)
+                if net.version == 4:
+                    out.append(str(net))
+    return out
+
+
+def masquerade_rule(network: str, subnet: str) -> list[str]:
+    """The nat ``POSTROUTING`` rule (arguments after the chain name) masquerading traffic
+    from the pod *subnet* to anything outside it but multicast (the bridge plugin's
+    ``! -d 224.0.0.0/4``: iptables allows one ``-d`` per rule); its comment carries the
+    plugins' marker so ``iptables.cleanup_commands`` finds it by network name."""
+    return ["-s", subnet, "!", "-d", subnet, "-m", "addrtype", "!", "--dst-type", "MULTICAST",
+            "-m", "comment", "--comment", comment_for(network, MASQUERADE_ID),
+            "-j", "MASQUERADE"]
 
 
 def plugin_stdin(conflist: dict[str, Any], plugin: dict[str, Any], *,

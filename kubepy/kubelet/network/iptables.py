@@ -8,7 +8,8 @@ DEL never ran (a crash, a lost cache) and the chains portmap shares between cont
 - a ``CNI-*`` chain holding or targeted by a rule with the plugins' comment
   ``name: "<network>" id: ...``, or named in ``extra_chains`` (computed from cached IDs);
 - the shared portmap chains, only when no other network's container still uses them (the
-  top-level DNAT chain would be empty without our jumps).
+  top-level DNAT chain would be empty without our jumps);
+- any other rule carrying that comment (the node's masquerade rule, ``cni.masquerade_rule``).
 
 It returns the iptables argument lists to run in order: delete every rule elsewhere that jumps
 to a chain being removed, then flush, then delete the chains.
@@ -70,11 +71,9 @@ def cleanup_commands(save_text: str, network: str,
     dnat_users = [_target(a) for c, a in rules if c == "CNI-HOSTPORT-DNAT"]
     if all(t in own for t in dnat_users):
         own |= shared & present
-    if not own:
-        return []
     cmds: list[list[str]] = []
     for chain, args in rules:
-        if chain not in own and _target(args) in own:
+        if chain not in own and (_target(args) in own or marker in _comment(args)):
             cmds.append(["-t", TABLE, "-D", chain, *args])
     ordered = [c for c in chains if c in own]
     cmds += [["-t", TABLE, "-F", c] for c in ordered]
@@ -87,6 +86,11 @@ async def _run(*argv: str) -> tuple[int, str]:
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     return proc.returncode or 0, out.decode(errors="replace")
+
+
+async def run(*args: str) -> tuple[int, str]:
+    """``iptables -w ARGS``: (exit code, output)."""
+    return await _run("iptables", "-w", *args)
 
 
 async def save_nat() -> str:

@@ -7,9 +7,13 @@ directory::
     <data_dir>/ip_forward the value of net.ipv4.ip_forward before the bridge plugin set it
 
 The CNI container ID is the pod UID (stable across kubelet restarts, unique per pod). Setup
-brings ``lo`` up with the loopback plugin, then ADDs the list on ``eth0``; the cache entry is
-written before the ADD so that even a crash half-way leaves enough to DEL. Teardown DELs from
-the cache (falling back to the current list when there is none) and is idempotent.
+brings ``lo`` up with the loopback plugin, makes sure the node's masquerade rule for the pod
+CIDR is in place (``cni.masquerade_rule``; checked once per process), then ADDs the list on
+``eth0`` (without portmap for a pod without hostPorts: ``cni.plugins_for``); the cache entry,
+holding the list as used, is written before the ADD so that even a crash half-way leaves
+enough to DEL. Teardown DELs from the cache (falling back to the current list when there is
+none) and is idempotent. The masquerade rule, like the bridge, belongs to the node: it stays
+until ``cleanup_all``.
 
 ``cleanup_all`` is the network half of ``kubepy killall``: DEL every cached pod, remove any
 nat-table leftovers of our network, the bridge, the host-local leases, the namespaces pinned by
@@ -25,7 +29,8 @@ from typing import Any
 
 from kubepy.kubelet.network import iptables
 from kubepy.kubelet.network.cni import (
-    PodIPs, iptables_chains, loopback_conf, parse_result,
+    PodIPs, iptables_chains, loopback_conf, masquerade_rule, masquerade_subnets, parse_result,
+    plugins_for,
 )
 from kubepy.kubelet.network.invoke import (
     CNIError, PluginRunner, ResultCache, Runner, add_network_list, check_network_list,
@@ -55,6 +60,8 @@ class PodNetwork:
         self.cache = ResultCache(self.data_dir / "results")
         self.loopback = loopback_conf(conf["cniVersion"])
         self._ip_forward = ip_forward
+        self._masquerading = False
+        self._masquerade_lock = asyncio.Lock()
 
     def _bridge_plugin(self) -> dict[str, Any]:
         return next(p for p in self.conf["plugins"] if p["type"] == "bridge")
@@ -65,16 +72,36 @@ class PodNetwork:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             saved.write_text(self._ip_forward.read_text().strip())
 
+    async def ensure_masquerade(self) -> None:
+        """Add the node's masquerade rule for each IPv4 pod subnet unless present (checked
+        once per instance); raises ``CNIError`` when iptables fails."""
+        if self._masquerading:
+            return
+        async with self._masquerade_lock:
+            if self._masquerading:
+                return
+            for subnet in masquerade_subnets(self.conf):
+                rule = masquerade_rule(self.network, subnet)
+                rc, _ = await iptables.run("-t", "nat", "-C", "POSTROUTING", *rule)
+                if rc != 0:
+                    rc, out = await iptables.run("-t", "nat", "-A", "POSTROUTING", *rule)
+                    if rc != 0:
+                        raise CNIError("iptables", "ADD", 999,
+                                       f"node masquerade rule for {subnet}: {out.strip()}")
+            self._masquerading = True
+
     async def setup(self, pod_uid: str, namespace: str, name: str, netns_path: str,
                     port_mappings: list[dict[str, Any]]) -> PodIPs:
         """Attach the pod's namespace to the node network; its addresses. On failure the
         partial setup is torn down and the ``CNIError`` re-raised."""
         self._remember_ip_forward()
+        await self.ensure_masquerade()
         args = _cni_args(pod_uid, namespace, name)
         runtime_config = {"portMappings": port_mappings}
+        conf = plugins_for(self.conf, runtime_config)
         entry: dict[str, Any] = {
             "network": self.network, "containerId": pod_uid, "ifName": POD_IFNAME,
-            "netns": netns_path, "args": args, "config": self.conf,
+            "netns": netns_path, "args": args, "config": conf,
             "runtimeConfig": runtime_config, "result": None,
         }
         self.cache.save(entry)
@@ -82,7 +109,7 @@ class PodNetwork:
             await add_network_list(self.runner, self.loopback, container_id=pod_uid,
                                    netns=netns_path, ifname=LOOPBACK_IFNAME, runtime_config={},
                                    args=args)
-            result = await add_network_list(self.runner, self.conf, container_id=pod_uid,
+            result = await add_network_list(self.runner, conf, container_id=pod_uid,
                                             netns=netns_path, ifname=POD_IFNAME,
                                             runtime_config=runtime_config, args=args)
         except CNIError:
@@ -152,6 +179,7 @@ class PodNetwork:
                 problems.append(str(e))
                 self.cache.delete(entry["network"], entry["containerId"], entry["ifName"])
         problems += await iptables.remove_leftovers(self.network, chains)
+        self._masquerading = False
         bridge = self._bridge_plugin()
         if delete_bridge:
             proc = await asyncio.create_subprocess_exec(
