@@ -80,7 +80,7 @@ class Cluster:
                "--data-dir", str(self.data), "--bridge", self.bridge,
                "--cni-network-name", self.network_name, "--netns-dir", str(self.netns_dir),
                "--cgroup-parent", self.cgroup_parent, "--node-ip", "127.0.0.1",
-               "--log-level", "DEBUG"]
+               "--kubelet-port", "0", "--disable-kube-proxy", "--log-level", "DEBUG"]
         self.proc = subprocess.Popen(cmd, stdout=open(self.log_path, "ab"),
                                      stderr=subprocess.STDOUT)
 
@@ -108,7 +108,8 @@ class Cluster:
     def get(self, *args: str) -> Obj:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
-    def wait_for(self, what: str, fn: Any, timeout: float = 30) -> Any:
+    def wait_for(self, what: str, fn: Any, timeout: float = 30,
+                 describe: Any = None) -> Any:
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
@@ -121,6 +122,8 @@ class Cluster:
             if last:
                 return last
             time.sleep(0.2)
+        if describe is not None:
+            what = f"{what} ({describe()})"
         raise AssertionError(f"timed out waiting for {what}\n--- agent log:\n"
                              f"{self.log()[-6000:]}\n--- server log:\n"
                              f"{self.server.log()[-3000:]}")

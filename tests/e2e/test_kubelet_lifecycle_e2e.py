@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -161,7 +162,7 @@ def _status(c: Cluster, name: str) -> Obj:
 
 def _container(c: Cluster, name: str, *, init: bool = False) -> Obj:
     key = "initContainerStatuses" if init else "containerStatuses"
-    return (_status(c, name).get(key) or [{}])[0]
+    return (_status(c, name).get(key) or [{"state": {}}])[0]
 
 
 def _events(c: Cluster, name: str) -> set[tuple[str, str]]:
@@ -350,3 +351,63 @@ def test_forced_deletion_stops_at_once(cluster: Cluster) -> None:
     c.kubectl("delete", "pod", "forced", "--grace-period=0", "--force")
     c.wait_for("forced's containers gone", lambda: not (c.agent_dir / "pods" / uid).exists(),
                timeout=10)
+
+
+def _runc_ids(c: Cluster) -> set[str]:
+    out = subprocess.run(["runc", "--root", str(c.agent_dir / "runc"), "list", "-q"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_agent_restart_keeps_running_pods_and_reports_exits(cluster: Cluster) -> None:
+    """Runs last: the agent is stopped and started again with pods running."""
+    c = cluster
+    wait = "trap 'exit 0' TERM; echo start >> /d/starts; "
+    pods = [_pod("survivor", "Always", wait + "sleep 3600 & wait"),
+            _pod("exitsdown", "Never", wait + "while [ ! -f /d/exit ]; do sleep 0.2; done; "
+                 "exit 7"),
+            _pod("restartsdown", "Always", wait + "while [ ! -f /d/exit ]; do sleep 0.2; "
+                 "done; rm /d/exit; exit 9"),
+            _pod("deleteddown", "Always", wait + "sleep 3600 & wait")]
+    manifest = c.tmp / "restart.json"
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": pods}))
+    c.kubectl("apply", "-f", str(manifest))
+    names = [p["metadata"]["name"] for p in pods]
+    for name in names:
+        c.wait_for(f"{name} running", lambda n=name: _container(c, n)["state"].get("running"),
+                   timeout=40)
+    before = {n: _container(c, n)["containerID"] for n in names}
+    ids_before = _runc_ids(c)
+
+    assert c.stop_agent() == 0, c.log()
+    assert _runc_ids(c) == ids_before            # the pods keep running without the agent
+    for name in ("exitsdown", "restartsdown"):
+        (_empty_dir(c, name) / "exit").touch()
+    deleted_uid = c.get("pod", "deleteddown")["metadata"]["uid"]
+    c.kubectl("delete", "pod", "deleteddown", "--wait=false")
+    time.sleep(1.0)                               # the exits happen while no agent runs
+
+    c.start_agent()
+    st = c.wait_for("exitsdown reported failed", lambda: (
+        lambda s: s if s.get("phase") == "Failed" else None)(_status(c, "exitsdown")),
+        timeout=40)
+    term = st["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["reason"]) == (7, "Error")
+    assert st["containerStatuses"][0]["containerID"] == before["exitsdown"]
+    cs = c.wait_for("restartsdown restarted", lambda: (
+        lambda s: s if s.get("restartCount") == 1 and s["state"].get("running") else None)(
+        _container(c, "restartsdown")), timeout=40,
+        describe=lambda: json.dumps(_status(c, "restartsdown")))
+    assert cs["lastState"]["terminated"]["exitCode"] == 9
+    assert cs["lastState"]["terminated"]["containerID"] == before["restartsdown"]
+    c.wait_for("deleteddown gone", lambda: "deleteddown" not in c.kubectl(
+        "get", "pods", "-o", "name"), timeout=30)
+    assert not (c.agent_dir / "pods" / deleted_uid).exists()
+
+    survivor = _container(c, "survivor")
+    assert survivor["containerID"] == before["survivor"]    # not restarted, not duplicated
+    assert (survivor["restartCount"], survivor["state"].get("running") is not None) == (0, True)
+    assert (_empty_dir(c, "survivor") / "starts").read_text() == "start\n"
+    survivor_id = before["survivor"].split("://")[1]
+    assert survivor_id in _runc_ids(c)
+    assert sum(1 for i in _runc_ids(c) if i == survivor_id) == 1

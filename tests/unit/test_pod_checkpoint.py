@@ -22,7 +22,8 @@ def _checkpoint() -> Checkpoint:
                       host_ip="192.0.2.1", sandbox_id="sb", sandbox_bundle="/p/sandbox",
                       sandbox_cgroups_path="/kubepy/podu/sb",
                       init_containers={"i": init}, containers={"a": running},
-                      instances=[InstanceInfo("c1", "a", False, "/p/c1", "/kubepy/podu/c1")])
+                      instances=[InstanceInfo("c1", "a", False, "/p/c1", "/kubepy/podu/c1")],
+                      volumes={"d": "/p/volumes/kubernetes.io~empty-dir/d"})
 
 
 def test_round_trip_keeps_records_but_not_transient_state() -> None:
@@ -34,6 +35,7 @@ def test_round_trip_keeps_records_but_not_transient_state() -> None:
     assert (a.backoff_message, a.probe_ready) == ("", True)   # not kept
     assert back.init_containers["i"].exit_code == 0
     assert back.instances == cp.instances
+    assert back.volumes == {"d": "/p/volumes/kubernetes.io~empty-dir/d"}
     assert (back.sandbox_id, back.netns_path, back.pod_ips) == ("sb", "/run/netns/x",
                                                                 ["10.0.0.2"])
 

@@ -7,7 +7,8 @@ running pods over (``PodRuntime.recover``). Pure: JSON in, JSON out.
   the time the pod was started;
 * one record per init and app container (``ContainerRecord``: id, phase, times, exit code,
   restart count, the instance before as ``last``) and, for a created container, the bundle
-  and cgroups path needed to stop and clean it up.
+  and cgroups path needed to stop and clean it up;
+* the host paths of the pod's volumes, as the VolumeManager set them up.
 
 Back-offs and probe results are not kept (the kubelet loses them on a restart too).
 """
@@ -69,6 +70,7 @@ class Checkpoint:
     init_containers: dict[str, ContainerRecord] = field(default_factory=dict)
     containers: dict[str, ContainerRecord] = field(default_factory=dict)
     instances: list[InstanceInfo] = field(default_factory=list)
+    volumes: dict[str, str] | None = None     # volume name -> host path (VolumeManager's)
 
 
 def to_json(cp: Checkpoint) -> Obj:
@@ -80,6 +82,7 @@ def to_json(cp: Checkpoint) -> Obj:
         "initContainers": {n: record_to_json(r) for n, r in cp.init_containers.items()},
         "containers": {n: record_to_json(r) for n, r in cp.containers.items()},
         "instances": [vars(i) for i in cp.instances],
+        "volumes": cp.volumes,
     }
 
 
@@ -97,6 +100,7 @@ def from_json(data: Obj) -> Checkpoint:
             init_containers={n: record_from_json(r)
                              for n, r in (data.get("initContainers") or {}).items()},
             containers={n: record_from_json(r) for n, r in (data.get("containers") or {}).items()},
-            instances=[InstanceInfo(**i) for i in data.get("instances") or []])
+            instances=[InstanceInfo(**i) for i in data.get("instances") or []],
+            volumes=data.get("volumes"))
     except (KeyError, TypeError) as e:
         raise ValueError(f"runtime checkpoint: {e!r}") from e

@@ -533,7 +533,8 @@ class PodRuntime:
             init_containers=state.init_containers, containers=state.containers,
             instances=[checkpoint.InstanceInfo(i.container_id, i.name, i.init, i.bundle,
                                                i.cgroups_path)
-                       for i in state.instances.values() if not i.exited.done()])
+                       for i in state.instances.values() if not i.exited.done()],
+            volumes=state.volumes)
         path = os.path.join(state.pod_dir, CHECKPOINT)
         with open(path + ".tmp", "w") as f:
             json.dump(checkpoint.to_json(cp), f)
@@ -559,7 +560,8 @@ class PodRuntime:
                 continue
             state = PodState(pod=pod, pod_dir=pod_dir, started_at=cp.started_at,
                              netns_path=cp.netns_path, pod_ips=cp.pod_ips, host_ip=cp.host_ip,
-                             init_containers=cp.init_containers, containers=cp.containers)
+                             init_containers=cp.init_containers, containers=cp.containers,
+                             volumes=cp.volumes)
             sandbox_pid = await self._running_pid(cp.sandbox_id)
             state.sandbox = Sandbox(cp.sandbox_id, sandbox_pid, cp.sandbox_bundle,
                                     cp.sandbox_cgroups_path)
