@@ -165,7 +165,7 @@ def _masquerade_rules() -> list[str]:
 def test_egress_is_masqueraded_by_one_node_rule(env: Env) -> None:
     """Traffic from a pod to an address outside the pod CIDR leaves with the node's address
     (one POSTROUTING rule for the whole pod CIDR, no per-pod chain); pod to pod keeps the
-    pod's address; the rule goes with cleanup_all."""
+    pod's address; the rule goes with the last pod, and comes back with the next one."""
     pa = env.run(env.netns.create("kubepy-pod-e"))
     pb = env.run(env.netns.create("kubepy-pod-f"))
     ips_a = env.run(env.net.setup("uid-e", "default", "e", pa, []))
@@ -195,8 +195,11 @@ def test_egress_is_masqueraded_by_one_node_rule(env: Env) -> None:
     finally:
         _sh("ip", "link", "delete", host_if, check=False)
     env.run(env.net.teardown("uid-e"))
+    assert len(_masquerade_rules()) == 1   # pod f still needs it
     env.run(env.net.teardown("uid-f"))
-    assert len(_masquerade_rules()) == 1   # the node's, like the bridge, stays
+    assert _masquerade_rules() == []
+    env.run(env.net.setup("uid-e", "default", "e", pa, []))
+    assert len(_masquerade_rules()) == 1
     assert env.run(env.net.cleanup_all(env.netns)) == []
     assert _masquerade_rules() == []
 

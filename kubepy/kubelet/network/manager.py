@@ -7,13 +7,16 @@ directory::
     <data_dir>/ip_forward the value of net.ipv4.ip_forward before the bridge plugin set it
 
 The CNI container ID is the pod UID (stable across kubelet restarts, unique per pod). Setup
-brings ``lo`` up with the loopback plugin, makes sure the node's masquerade rule for the pod
-CIDR is in place (``cni.masquerade_rule``; checked once per process), then ADDs the list on
-``eth0`` (without portmap for a pod without hostPorts: ``cni.plugins_for``); the cache entry,
-holding the list as used, is written before the ADD so that even a crash half-way leaves
-enough to DEL. Teardown DELs from the cache (falling back to the current list when there is
-none) and is idempotent. The masquerade rule, like the bridge, belongs to the node: it stays
-until ``cleanup_all``.
+brings ``lo`` up with the loopback plugin, then ADDs the list on ``eth0`` (without portmap
+for a pod without hostPorts: ``cni.plugins_for``); the cache entry, holding the list as used,
+is written before the ADD so that even a crash half-way leaves enough to DEL. Teardown DELs
+from the cache (falling back to the current list when there is none) and is idempotent.
+
+The node's masquerade rule for the pod CIDR (``cni.masquerade_rule``) exists while at least
+one pod is attached: the first setup adds it, the teardown that leaves the cache without an
+entry of this network removes it (so a node without pods has no nat rule of ours, as with
+the bridge plugin's per-pod ``ipMasq``); this instance remembers its state, so a burst of
+pods costs no iptables exec beyond the first.
 
 ``cleanup_all`` is the network half of ``kubepy killall``: DEL every cached pod, remove any
 nat-table leftovers of our network, the bridge, the host-local leases, the namespaces pinned by
@@ -60,7 +63,7 @@ class PodNetwork:
         self.cache = ResultCache(self.data_dir / "results")
         self.loopback = loopback_conf(conf["cniVersion"])
         self._ip_forward = ip_forward
-        self._masquerading = False
+        self._masquerading: bool | None = None   # the node rule's state, None: not known
         self._masquerade_lock = asyncio.Lock()
 
     def _bridge_plugin(self) -> dict[str, Any]:
@@ -72,30 +75,46 @@ class PodNetwork:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             saved.write_text(self._ip_forward.read_text().strip())
 
-    async def ensure_masquerade(self) -> None:
-        """Add the node's masquerade rule for each IPv4 pod subnet unless present (checked
-        once per instance); raises ``CNIError`` when iptables fails."""
-        if self._masquerading:
-            return
+    async def _masquerade(self, op: str) -> tuple[int, str]:
+        """``iptables -t nat <op> POSTROUTING`` with the node rule of each IPv4 pod subnet;
+        the last failing (exit code, output), (0, "") when all went."""
+        failed = (0, "")
+        for subnet in masquerade_subnets(self.conf):
+            rc, out = await iptables.run("-t", "nat", op, "POSTROUTING",
+                                         *masquerade_rule(self.network, subnet))
+            if rc != 0:
+                failed = (rc, out)
+        return failed
+
+    async def _acquire_masquerade(self) -> None:
+        """Make sure the node's masquerade rule is there (a pod is about to be attached);
+        ``iptables -C`` only when this instance does not know; raises ``CNIError``."""
         async with self._masquerade_lock:
             if self._masquerading:
                 return
-            for subnet in masquerade_subnets(self.conf):
-                rule = masquerade_rule(self.network, subnet)
-                rc, _ = await iptables.run("-t", "nat", "-C", "POSTROUTING", *rule)
-                if rc != 0:
-                    rc, out = await iptables.run("-t", "nat", "-A", "POSTROUTING", *rule)
-                    if rc != 0:
-                        raise CNIError("iptables", "ADD", 999,
-                                       f"node masquerade rule for {subnet}: {out.strip()}")
+            if self._masquerading is None and (await self._masquerade("-C"))[0] == 0:
+                self._masquerading = True
+                return
+            rc, out = await self._masquerade("-A")
+            if rc != 0:
+                raise CNIError("iptables", "ADD", 999,
+                               f"node masquerade rule: {out.strip()}")
             self._masquerading = True
+
+    async def _release_masquerade(self) -> None:
+        """Remove the node's masquerade rule once no pod of this network is attached (the
+        cache is the record: an entry is saved before its ADD and removed after its DEL)."""
+        async with self._masquerade_lock:
+            if self._masquerading is False or any(self.cache.root.glob(f"{self.network}-*")):
+                return
+            await self._masquerade("-D")   # absent (another process removed it): fine
+            self._masquerading = False
 
     async def setup(self, pod_uid: str, namespace: str, name: str, netns_path: str,
                     port_mappings: list[dict[str, Any]]) -> PodIPs:
         """Attach the pod's namespace to the node network; its addresses. On failure the
         partial setup is torn down and the ``CNIError`` re-raised."""
         self._remember_ip_forward()
-        await self.ensure_masquerade()
         args = _cni_args(pod_uid, namespace, name)
         runtime_config = {"portMappings": port_mappings}
         conf = plugins_for(self.conf, runtime_config)
@@ -106,6 +125,7 @@ class PodNetwork:
         }
         self.cache.save(entry)
         try:
+            await self._acquire_masquerade()
             await add_network_list(self.runner, self.loopback, container_id=pod_uid,
                                    netns=netns_path, ifname=LOOPBACK_IFNAME, runtime_config={},
                                    args=args)
@@ -113,7 +133,10 @@ class PodNetwork:
                                             netns=netns_path, ifname=POD_IFNAME,
                                             runtime_config=runtime_config, args=args)
         except CNIError:
-            await self._delete(entry)
+            try:
+                await self._delete(entry)
+            finally:
+                await self._release_masquerade()
             raise
         entry["result"] = result
         self.cache.save(entry)
@@ -151,7 +174,10 @@ class PodNetwork:
         }
         if netns_path is not None:
             entry["netns"] = netns_path
-        await self._delete(entry)
+        try:
+            await self._delete(entry)
+        finally:
+            await self._release_masquerade()
 
     async def _delete(self, entry: dict[str, Any]) -> None:
         cid = entry["containerId"]
@@ -179,7 +205,7 @@ class PodNetwork:
                 problems.append(str(e))
                 self.cache.delete(entry["network"], entry["containerId"], entry["ifName"])
         problems += await iptables.remove_leftovers(self.network, chains)
-        self._masquerading = False
+        self._masquerading = None
         bridge = self._bridge_plugin()
         if delete_bridge:
             proc = await asyncio.create_subprocess_exec(
