@@ -11,6 +11,7 @@ Conditions follow the EndpointSlice API: ``ready`` nil means ready, ``serving`` 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -62,11 +63,19 @@ class ServicePort:
         return bool(self.node_port or self.external_ips or self.load_balancer_ips)
 
 
-def _ipv4(value: str) -> bool:
+@functools.lru_cache(maxsize=1 << 16)
+def _ipv4_key(value: str) -> int | None:
+    """The address as a number when ``value`` is an IPv4 address (cached: the same
+    addresses come back on every sync), else None."""
     try:
-        return ipaddress.ip_address(value).version == 4
+        ip = ipaddress.ip_address(value)
     except ValueError:
-        return False
+        return None
+    return int(ip) if ip.version == 4 else None
+
+
+def _ipv4(value: str) -> bool:
+    return _ipv4_key(value) is not None
 
 
 def _endpoints_for(slices: Iterable[Obj], port_name: str, protocol: str) -> tuple[Endpoint, ...]:
@@ -89,7 +98,7 @@ def _endpoints_for(slices: Iterable[Obj], port_name: str, protocol: str) -> tupl
                 if _ipv4(ip) and f"{ip}:{number}" not in seen:
                     seen[f"{ip}:{number}"] = Endpoint(ip, int(number), ep.get("nodeName"),
                                                       ready, bool(serving), terminating)
-    return tuple(sorted(seen.values(), key=lambda e: (ipaddress.ip_address(e.ip), e.port)))
+    return tuple(sorted(seen.values(), key=lambda e: (_ipv4_key(e.ip), e.port)))
 
 
 def service_ports(services: Iterable[Obj], endpoint_slices: Iterable[Obj]) -> list[ServicePort]:

@@ -26,6 +26,7 @@ then deleted with ``-X``, built-in chains are never declared (their jumps are ``
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
@@ -102,8 +103,10 @@ class Ruleset:
         return {"filter": self.filter, "nat": self.nat}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _hash(text: str) -> str:
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
+    # 10 bytes are 16 base32 characters: the same prefix as encoding the whole digest
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()[:10]).decode()
 
 
 def chain_name(kind: str, sp: ServicePort) -> str:
