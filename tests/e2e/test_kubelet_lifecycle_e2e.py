@@ -353,6 +353,23 @@ def test_forced_deletion_stops_at_once(cluster: Cluster) -> None:
                timeout=10)
 
 
+def test_kubelet_api_logs_and_exec_through_the_apiserver(cluster: Cluster) -> None:
+    c = cluster
+    port = c.get("node", c.node)["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    assert port not in (0, 10250)            # the free port the agent really listens on
+    c.wait_for("crash restarted", lambda: _container(c, "crash").get("restartCount", 0) >= 1,
+               timeout=30)
+    assert c.kubectl("logs", "crash") == "crashing\n"
+    assert c.kubectl("logs", "crash", "--previous") == "crashing\n"
+    c.wait_for("ready running", lambda: _container(c, "ready")["state"].get("running"),
+               timeout=30)
+    assert c.kubectl("exec", "ready", "--", "sh", "-c", "echo $((6*7))") == "42\n"
+    r = subprocess.run([c.kubectl_bin, "--kubeconfig", str(c.server.kubeconfig), "exec",
+                        "ready", "--", "sh", "-c", "exit 3"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 3, r.stderr
+
+
 def _runc_ids(c: Cluster) -> set[str]:
     out = subprocess.run(["runc", "--root", str(c.agent_dir / "runc"), "list", "-q"],
                          capture_output=True, text=True, check=True).stdout

@@ -1,24 +1,33 @@
 """``Agent``: the kubelet loop of one real node, talking to the API server only through the API.
 
-``start()`` registers the Node (``node``: capacity from the machine, nodeInfo with
-``runc://<version>``), starts renewing its Lease in ``kube-node-lease`` (every quarter of the
-40 s duration) and posting node status (every ``status_frequency`` s), waits for the node
-IPAM controller to set ``spec.podCIDR``, builds the CNI configuration on it, and then watches
-the pods bound here (``fieldSelector=spec.nodeName=<node>``). Pods are synced by one work queue
-keyed ``namespace/name`` (level-triggered; a container's exit enqueues its pod):
+``start()`` starts the kubelet API (``KubeletServer`` over ``AgentStreamingRuntime``, when
+``client_ca_pem`` is set) so that its real port is advertised, registers the Node (capacity
+from the machine, nodeInfo with ``runc://<version>``, ``daemonEndpoints``), renews its Lease
+in ``kube-node-lease``, posts node status every ``status_frequency`` s, waits for
+``spec.podCIDR``, builds the CNI configuration on it, takes over the pods a previous agent
+left running (``PodRuntime.recover``: nothing is killed or started twice; exits that happened
+meanwhile are read from conmon's exit files) and then watches the pods bound here. Pods are
+synced by one work queue keyed ``namespace/name`` (level-triggered: a container's exit, a
+probe result change or a back-off's end enqueues its pod). One sync:
 
-* a new pod is started with ``PodRuntime.start_pod`` (a ``Pending`` status with
-  ContainerCreating is posted first); a sandbox or network failure is retried with back-off;
-* its status (``podstatus.pod_status``) is written with one PUT of ``pods/status`` whenever it
-  differs from what the informer holds;
-* once the pod has finished (Succeeded/Failed) its sandbox and network are released at once
-  (``stop_pod``); the last runtime status stays known for later syncs;
-* a pod with ``deletionTimestamp`` is stopped with its ``deletionGracePeriodSeconds``, its
-  directory removed, and the object deleted with ``gracePeriodSeconds=0`` (uid precondition).
+* a new pod gets its volumes (``VolumeManager.setup``; a VolumeError leaves it
+  ContainerCreating with a FailedMount event and is retried) and its sandbox;
+* ``compute_pod_actions`` says which init/app containers to start or restart (restartPolicy,
+  crash and image back-off) and which unhealthy ones to kill; started containers get their
+  postStart hook (a failure kills them) and their probes (``ProbeManager``; readiness feeds
+  ContainersReady/Ready, a liveness/startup failure kills); the sync is requeued when the
+  nearest back-off ends;
+* the status (``podstatus.pod_status``) is written with one PUT of ``pods/status`` when it
+  differs; a finished pod (Succeeded/Failed) has its sandbox and network released;
+* a pod with ``deletionTimestamp`` runs its preStop hooks and is stopped within its grace
+  period (at once for 0), its volumes and directory removed, and the object deleted with
+  ``gracePeriodSeconds=0`` (uid precondition); a pod gone from the API is stopped at once.
 
-``stop()`` ends the loops and leaves the pods running (as a kubelet does on SIGTERM);
-``stop_all_pods`` is for tests and killall. Restarting containers (restartPolicy, back-off),
-probes, the kubelet API and recovery of running pods after a restart are not done yet.
+configMap/secret/projected volumes of running pods are re-projected every
+``VOLUME_REFRESH`` s. Events (Pulling, Pulled, Failed, BackOff, Created, Started, Killing,
+Unhealthy, FailedMount, FailedPostStartHook, FailedPreStopHook) go through an
+``EventRecorder``. ``stop()`` ends the loops and leaves the pods running (as a kubelet does
+on SIGTERM); ``stop_all_pods`` is for tests and killall.
 """
 
 from __future__ import annotations
@@ -55,6 +64,8 @@ from kubepy.kubelet.prober import ExecSync, ProbeManager, ProbeResult, run_post_
     run_pre_stop
 from kubepy.kubelet.pods.worker import PodRuntime, PodStartError, PodState, PodStopError
 from kubepy.kubelet.pods.conmon_spawn import FileStderrConmonRunner
+from kubepy.kubelet.agent.streaming import AgentStreamingRuntime
+from kubepy.kubelet.server import KubeletServer
 from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
 from kubepy.kubelet.simulated import nodes as simnodes
 from kubepy.kubelet.volumes import VolumeError, VolumeManager, resolve_env
@@ -69,6 +80,7 @@ LEASES: ResourceType = _REGISTRY.get("coordination.k8s.io", "v1", "leases")  # t
 SERVICES: ResourceType = _REGISTRY.get("", "v1", "services")  # type: ignore[assignment]
 DEFAULT_GRACE = 30
 CREATE_RETRY = 10.0       # a container that could not be created is tried again after this
+KUBELET_ADDRESS = "0.0.0.0"    # the kubelet API listens on every address, as the kubelet does
 VOLUME_REFRESH = 5.0      # configMap/secret volumes of running pods are re-projected this often
 
 
@@ -139,6 +151,7 @@ class Agent:
         self._session: aiohttp.ClientSession | None = None
         self.ready = asyncio.Event()
         self.kubelet_port = config.kubelet_port   # the port really listened on (advertised)
+        self.server: KubeletServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -152,6 +165,13 @@ class Agent:
             self.kubelet_version = version or self.kubelet_version
         except Exception as e:  # noqa: BLE001 - the default version will do
             log.warning("could not read the server version: %r", e)
+        if cfg.client_ca_pem:      # listen first, so that the real port is advertised
+            self.server = KubeletServer(
+                AgentStreamingRuntime(self._state_of, lambda: self.runtime),
+                client_ca_pem=cfg.client_ca_pem, cert_dir=cfg.data_dir / "pki",
+                node_name=cfg.node_name, node_ip=cfg.node_ip)
+            self.kubelet_port = await self.server.start(KUBELET_ADDRESS, cfg.kubelet_port)
+            log.info("kubelet API on port %d", self.kubelet_port)
         await self._register()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._lease_loop(), name="kubelet-lease"))
@@ -203,6 +223,9 @@ class Agent:
         await self.informers.stop()
         await self.probes.close()
         await self.events.close()
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
         if self._session is not None:
             await self._session.close()
 
@@ -465,6 +488,10 @@ class Agent:
             if failed:
                 out[name] = failed + (", will be restarted" if policy != "Never" else "")
         return out
+
+    def _state_of(self, namespace: str, name: str) -> PodState | None:
+        uid = self.uids.get(f"{namespace}/{name}")
+        return self.states.get(uid) if uid else None
 
     def _exec_sync(self, container_id: str) -> ExecSync:
         async def run(argv: list[str], timeout: float | None) -> tuple[int, bytes, bytes]:
