@@ -19,8 +19,12 @@ Modes here:
   through the API, run ``new_scheduler`` in this process, and count bound pods from a pod
   informer, as scheduler_perf does.
 
+``--replicasets K`` (inprocess) gives the pods owners' labels, so the default topology
+spreading (hostname maxSkew 3, zone maxSkew 5) scores them as it does Deployment pods.
+
 Usage: ``python bench/scheduler_perf.py [--mode inprocess|e2e] [--nodes 5000]
-[--init-pods 1000] [--pods 10000] [--kubeconfig F]``; prints one JSON line.
+[--init-pods 1000] [--pods 10000] [--replicasets K] [--kubeconfig F]``; prints one JSON
+line.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kubepy.api.labels import selector_from_label_selector  # noqa: E402
 from kubepy.scheduler.binder import NullWriter  # noqa: E402
 from kubepy.scheduler.cache import Cache  # noqa: E402
 from kubepy.scheduler.framework import Framework  # noqa: E402
@@ -59,11 +64,12 @@ def make_node(i: int) -> Obj:
                        "phase": "Running"}}
 
 
-def make_pod(i: int, prefix: str = "pod", namespace: str = "default") -> Obj:
+def make_pod(i: int, prefix: str = "pod", namespace: str = "default",
+             labels: dict[str, str] | None = None) -> Obj:
     # the shape of scheduler_perf's templates/pod-default.yaml
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": f"{prefix}-{i}", "namespace": namespace,
-                         "uid": f"{prefix}-uid-{i}"},
+                         "uid": f"{prefix}-uid-{i}", "labels": labels or {}},
             "spec": {"schedulerName": "default-scheduler", "priority": 0,
                      "containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
                                      "ports": [{"containerPort": 80}],
@@ -73,10 +79,26 @@ def make_pod(i: int, prefix: str = "pod", namespace: str = "default") -> Obj:
                                                               "memory": "500Mi"}}}]}}
 
 
-async def inprocess(nodes: int, init_pods: int, pods: int, seed: int) -> dict[str, Any]:
+def owner_selectors(replicasets: int) -> Any:
+    """The DefaultSelector of pods owned by ``replicasets`` ReplicaSets selecting
+    ``app=rs-<k>`` (None: no owners, as scheduler_perf's pods)."""
+    if not replicasets:
+        return None
+    selectors = {f"rs-{k}": selector_from_label_selector({"matchLabels": {"app": f"rs-{k}"}})
+                 for k in range(replicasets)}
+    return lambda pod: selectors.get(pod.labels.get("app", ""))
+
+
+def owned_labels(i: int, replicasets: int) -> dict[str, str] | None:
+    return {"app": f"rs-{i % replicasets}"} if replicasets else None
+
+
+async def inprocess(nodes: int, init_pods: int, pods: int, seed: int,
+                    replicasets: int = 0) -> dict[str, Any]:
     cache = Cache()
     queue = SchedulingQueue()
-    fw = Framework(default_plugins(), DEFAULT_WEIGHTS, nominated_pods=queue.nominated_pods)
+    fw = Framework(default_plugins(default_selector=owner_selectors(replicasets)),
+                   DEFAULT_WEIGHTS, nominated_pods=queue.nominated_pods)
     writer = NullWriter()
     sched = Scheduler(cache=cache, queue=queue, framework=fw, writer=writer,
                       recorder=NullRecorder(), rng=random.Random(seed))
@@ -84,14 +106,14 @@ async def inprocess(nodes: int, init_pods: int, pods: int, seed: int) -> dict[st
         sched.on_node_add(make_node(i))
     # initial pods: scheduled by the scheduler too, as scheduler_perf's createPods op does
     for i in range(init_pods):
-        queue.add(PodInfo(make_pod(i, "init-pod")))
+        queue.add(PodInfo(make_pod(i, "init-pod", labels=owned_labels(i, replicasets))))
     sched.start()
     while sched.scheduled < init_pods:
         await asyncio.sleep(0.01)
     gc.collect()
     gc.freeze()
     for i in range(pods):
-        queue.add(PodInfo(make_pod(i, "measured-pod")))
+        queue.add(PodInfo(make_pod(i, "measured-pod", labels=owned_labels(i, replicasets))))
     start = time.perf_counter()
     cpu0 = time.process_time()
     samples: list[int] = []
@@ -110,6 +132,7 @@ async def inprocess(nodes: int, init_pods: int, pods: int, seed: int) -> dict[st
     for _, node in writer.binds:
         per_node[node] = per_node.get(node, 0) + 1
     return {"mode": "inprocess", "nodes": nodes, "init_pods": init_pods, "pods": pods,
+            "replicasets": replicasets,
             "seconds": round(elapsed, 3), "pods_per_second": round(pods / elapsed, 1),
             "cpu_seconds": round(cpu, 3), "pods_per_cpu_second": round(pods / cpu, 1),
             "per_second_samples": samples,
@@ -194,10 +217,14 @@ def main() -> None:
     ap.add_argument("--init-pods", type=int, default=1000)
     ap.add_argument("--pods", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--replicasets", type=int, default=0,
+                    help="inprocess: pods owned by this many ReplicaSets (app=rs-<k>), so "
+                         "default topology spreading scores them, as Deployment pods")
     ap.add_argument("--kubeconfig")
     args = ap.parse_args()
     if args.mode == "inprocess":
-        result = asyncio.run(inprocess(args.nodes, args.init_pods, args.pods, args.seed))
+        result = asyncio.run(inprocess(args.nodes, args.init_pods, args.pods, args.seed,
+                                       args.replicasets))
     else:
         if not args.kubeconfig:
             ap.error("--kubeconfig is needed for e2e")

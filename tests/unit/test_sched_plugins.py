@@ -400,3 +400,76 @@ REQUEST_CASES = [
 def test_pod_requests(spec: Obj, want: tuple[int, int]) -> None:
     r = pod_requests(spec)
     assert (r.cpu, r.memory) == want
+
+
+# ---------------------------------------------------------------------- topology spread scores
+
+def _web_selector(pi: PodInfo) -> Any:
+    from kubepy.api.labels import selector_from_label_selector
+    return selector_from_label_selector({"matchLabels": WEB}) if pi.labels == WEB else None
+
+
+def zoned(name: str, zone: str | None) -> Obj:
+    return node(name, labels={"kubernetes.io/hostname": name,
+                              **({ZONE: zone} if zone else {})})
+
+
+def web(name: str, on: str, **kw: Any) -> Obj:
+    return pod(name, labels=WEB, node_name=on, **kw)
+
+
+def terminating(p: Obj) -> Obj:
+    p["metadata"]["deletionTimestamp"] = "2026-11-23T10:00:00Z"
+    return p
+
+
+TWO_ZONES = [zoned("a", "z1"), zoned("b", "z1"), zoned("c", "z2")]
+SPREAD_SCORE_CASES = [
+    # default spreading (hostname maxSkew 3, zone maxSkew 5) of a ReplicaSet's pod:
+    # a = 2*ln5+2 + 2*ln4+4 = 12, b = 2 + 2*ln4+4 = 9, c = ln5+2 + ln4+4 = 9
+    ("default-hostname-and-zone", pod("p", labels=WEB), TWO_ZONES,
+     [web("w1", "a"), web("w2", "a"), web("w3", "c")], {"a": 75, "b": 100, "c": 100}),
+    ("default-no-zones", pod("p", labels=WEB), [zoned("a", None), zoned("b", None)],
+     [web("w1", "a")], {"a": 66, "b": 100}),  # a = ln4+2 = 3.39 -> 3, b = 2: 100*(5-3)//3
+    ("default-terminating-not-counted", pod("p", labels=WEB), [zoned("a", None), zoned("b", None)],
+     [web("w1", "a"), terminating(web("w2", "b"))], {"a": 66, "b": 100}),
+    ("default-no-owner-skips", pod("p", labels={"app": "other"}), TWO_ZONES,
+     [web("w1", "a")], None),
+    # explicit ScheduleAnyway constraints: a node without the key is ignored (score 0)
+    ("anyway-missing-key-ignored", pod("p", labels=WEB, topologySpreadConstraints=spread(
+        1, when="ScheduleAnyway")), TWO_ZONES + [zoned("d", None)],
+     [web("w1", "a")], {"a": 0, "b": 0, "c": 100, "d": 0}),
+    # two constraints on one key with different selectors count apart (a = b = ln4 -> 1,
+    # c = 2*ln4 -> 3; counted together, as kubepy did before, c would get 50)
+    ("two-constraints-same-key", pod("p", labels=WEB, topologySpreadConstraints=[
+        {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": WEB}},
+        {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": {"app": "db"}}}]), TWO_ZONES,
+     [web("w1", "a"), pod("d1", labels={"app": "db"}, node_name="c"),
+      pod("d2", labels={"app": "db"}, node_name="c")], {"a": 100, "b": 100, "c": 33}),
+]
+
+
+@pytest.mark.parametrize("p,nodes,pods,want", [c[1:] for c in SPREAD_SCORE_CASES],
+                         ids=[c[0] for c in SPREAD_SCORE_CASES])
+def test_pod_topology_spread_scores(p: Obj, nodes: list[Obj], pods: list[Obj],
+                                    want: dict[str, int] | None) -> None:
+    from kubepy.scheduler.framework import Framework
+    from kubepy.scheduler.plugins import DEFAULT_WEIGHTS, default_plugins
+    c = cluster(nodes, pods)
+    fw = Framework(default_plugins(volume_listers=VolumeListers(pvc_users=c.pvc_users),
+                                   default_selector=_web_selector), DEFAULT_WEIGHTS)
+    plugin = fw.plugin("PodTopologySpread")
+    pi = PodInfo(p)
+    infos = [c.get(n["metadata"]["name"]) for n in nodes]
+    state = CycleState()
+    status = plugin.pre_score(state, pi, infos, c)
+    if want is None:
+        assert status is not None and status.code.name == "SKIP"
+        return
+    assert status is None
+    single = [plugin.score(state, pi, n) for n in infos]
+    assert plugin.score_nodes(state, pi, infos) == single  # the batch path agrees
+    got = plugin.normalize_scores(state, pi, infos, single)
+    assert dict(zip((n["metadata"]["name"] for n in nodes), got)) == want

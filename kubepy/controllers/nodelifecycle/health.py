@@ -85,7 +85,9 @@ def observe(saved: NodeHealth | None, node: Mapping[str, Any],
     if renew and renew != saved.lease_renew_time and (
             saved.lease_renew_time is None or renew > saved.lease_renew_time):
         probe = now
-    return NodeHealth(probe, transition, copy.deepcopy(ready), renew or saved.lease_renew_time)
+    # informer objects are never mutated in place: an unchanged condition keeps its copy
+    kept = old if old == ready else copy.deepcopy(ready)
+    return NodeHealth(probe, transition, kept, renew or saved.lease_renew_time)
 
 
 def grace_period(node: Mapping[str, Any], monitor_grace_period: float) -> float:

@@ -25,6 +25,7 @@ from kubepy.scheduler.framework import (MAX_NODE_SCORE, SKIP, CycleState, Snapsh
                                         unresolvable, unschedulable)
 from kubepy.scheduler.nodeinfo import NodeInfo, PodInfo
 from kubepy.scheduler.plugins.helpers import pod_matches_node_affinity
+from kubepy.scheduler.plugins.node_resources_fit import memo_key
 
 NAME = "PodTopologySpread"
 ERR_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
@@ -72,19 +73,29 @@ def constraints_of(pod: PodInfo, when: str) -> list[Constraint]:
             if c.get("whenUnsatisfiable", "DoNotSchedule") == when]
 
 
-def count_matching(node: NodeInfo, selector: LabelSelector, namespace: str) -> int:
+def count_matching(node: NodeInfo, selector: LabelSelector, namespace: str,
+                   key: object | None = None) -> int:
     """Pods on *node* in *namespace*, not terminating, matching *selector*. Memoised in
     ``node.memo``, which NodeInfo clears whenever its pods change: the pods of one
-    ReplicaSet are scored against the same nodes over and over."""
+    ReplicaSet are scored against the same nodes over and over. ``key`` is
+    ``count_key(namespace, selector)`` when the caller has it (hashing a selector per node
+    costs more than the lookup)."""
     if selector.nothing:
         return 0
-    key = (NAME, namespace, selector)
+    if key is None:
+        key = count_key(namespace, selector)
     count = node.memo.get(key)
     if count is None:
         count = sum(1 for p in node.pods.values() if p.namespace == namespace
                     and not p.terminating and selector.matches(p.labels))
-        node.memo[key] = count
+        node.memo[key] = count  # type: ignore[index]
     return count
+
+
+def count_key(namespace: str, selector: LabelSelector) -> object:
+    """The memo key of ``count_matching`` for this namespace and selector (one object per
+    distinct pair, so the per-node lookups hash an identity, not a selector)."""
+    return memo_key((NAME, namespace, selector))
 
 
 def _has_all_keys(labels: dict[str, str], constraints: list[Constraint]) -> bool:
@@ -110,6 +121,65 @@ class _FilterState:
         return min(m.values())
 
 
+class _ScoreState:
+    """PreScore's result: per constraint its weight, its domain counts (hostname: counted
+    per node from ``node.memo``) and ``maxSkew - 1``; nodes lacking a required key."""
+
+    __slots__ = ("constraints", "counts", "weights", "ignored", "_terms")
+
+    def __init__(self, constraints: list[Constraint], counts: list[dict[str, int]],
+                 weights: list[float], ignored: set[str], namespace: str) -> None:
+        self.constraints = constraints
+        self.counts = counts
+        self.weights = weights
+        self.ignored = ignored
+        self._terms = [(c.topology_key, c.topology_key == HOSTNAME, counts[i], weights[i],
+                        c.max_skew - 1, c.selector, namespace,
+                        count_key(namespace, c.selector))
+                       for i, c in enumerate(constraints)]
+
+    def score(self, node: NodeInfo) -> int:
+        if node.name in self.ignored:
+            return 0
+        total = 0.0
+        labels = node.labels
+        for key, per_node, domain, weight, skew, selector, namespace, memo in self._terms:
+            value = labels.get(key)
+            if value is None:
+                continue
+            if per_node:
+                cnt = node.memo.get(memo)
+                if cnt is None:
+                    cnt = count_matching(node, selector, namespace, memo)
+            else:
+                cnt = domain.get(value, 0)
+            total += cnt * weight + skew
+        return int(math.floor(total + 0.5))
+
+    def score_nodes(self, nodes: list[NodeInfo]) -> list[int]:
+        """``[score(n) for n in nodes]``, a constraint at a time (the same sums in the same
+        order); a constraint whose key no candidate carries adds nothing and is skipped."""
+        totals = [0.0] * len(nodes)
+        for key, per_node, domain, weight, skew, selector, namespace, memo in self._terms:
+            if per_node:
+                for j, node in enumerate(nodes):
+                    if key in node.labels:
+                        cnt = node.memo.get(memo)
+                        if cnt is None:
+                            cnt = count_matching(node, selector, namespace, memo)
+                        totals[j] += cnt * weight + skew
+            elif domain:
+                for j, node in enumerate(nodes):
+                    value = node.labels.get(key)
+                    if value is not None:
+                        totals[j] += domain.get(value, 0) * weight + skew
+        floor = math.floor
+        if self.ignored:
+            return [0 if n.name in self.ignored else int(floor(t + 0.5))
+                    for n, t in zip(nodes, totals)]
+        return [int(floor(t + 0.5)) for t in totals]
+
+
 class PodTopologySpread:
     name = NAME
 
@@ -123,6 +193,7 @@ class PodTopologySpread:
         if not constraints:
             return SKIP
         s = _FilterState(constraints)
+        keys = [count_key(pod.namespace, c.selector) for c in constraints]
         for node in snapshot.node_infos():
             if not _has_all_keys(node.labels, constraints):
                 continue
@@ -131,7 +202,7 @@ class PodTopologySpread:
                     continue
                 value = node.labels[c.topology_key]
                 s.counts[i][value] = s.counts[i].get(value, 0) + count_matching(
-                    node, c.selector, pod.namespace)
+                    node, c.selector, pod.namespace, keys[i])
         state.write(_PRE_FILTER, s)
         return None
 
@@ -186,56 +257,63 @@ class PodTopologySpread:
         if not constraints or not nodes:
             return SKIP
         ignored: set[str] = set()
-        pairs: dict[tuple[str, str | None], int] = {}
+        scored = nodes
+        if require_all:
+            scored = [n for n in nodes if _has_all_keys(n.labels, constraints)]
+            if len(scored) != len(nodes):
+                ignored = {n.name for n in nodes if not _has_all_keys(n.labels, constraints)}
+        # per constraint (but hostname, counted per node in Score): the domains of the
+        # candidate nodes, each with its matching pods over every node of the cluster; a
+        # candidate without the key is one more domain for the weight, but is never scored
+        # on this constraint, so its pods need no counting
+        counts: list[dict[str, int]] = [{} for _ in constraints]
         sizes = [0] * len(constraints)
-        for node in nodes:
-            if require_all and not _has_all_keys(node.labels, constraints):
-                ignored.add(node.name)
+        scan = False
+        for i, c in enumerate(constraints):
+            if c.topology_key == HOSTNAME:
                 continue
-            for i, c in enumerate(constraints):
-                if c.topology_key == HOSTNAME:
-                    continue
-                # a node without the key is one more domain for the weight, but is never
-                # scored on this constraint, so its pods need no counting
-                pair = (c.topology_key, node.labels.get(c.topology_key))
-                if pair not in pairs:
-                    pairs[pair] = 0
-                    sizes[i] += 1
-        if any(value is not None for _, value in pairs):
+            key = c.topology_key
+            values = {n.labels.get(key) for n in scored}
+            sizes[i] = len(values)
+            values.discard(None)
+            if values:
+                counts[i] = dict.fromkeys(values, 0)  # type: ignore[arg-type]
+                scan = True
+        if scan:
+            keys = [count_key(pod.namespace, c.selector) for c in constraints]
             for node in snapshot.node_infos():
                 if require_all and not _has_all_keys(node.labels, constraints):
                     continue
-                for c in constraints:
-                    if c.topology_key == HOSTNAME or c.topology_key not in node.labels \
-                            or not c.includes(pod, node):
+                for i, c in enumerate(constraints):
+                    domain = counts[i]
+                    if not domain:
                         continue
-                    pair = (c.topology_key, node.labels[c.topology_key])
-                    if pair in pairs:
-                        pairs[pair] += count_matching(node, c.selector, pod.namespace)
+                    value = node.labels.get(c.topology_key)
+                    if value is None or value not in domain or not c.includes(pod, node):
+                        continue
+                    domain[value] += count_matching(node, c.selector, pod.namespace, keys[i])
         weights = [math.log((len(nodes) - len(ignored) if c.topology_key == HOSTNAME
                              else sizes[i]) + 2) for i, c in enumerate(constraints)]
-        state.write(_PRE_SCORE, (constraints, pairs, weights, ignored))
+        state.write(_PRE_SCORE, _ScoreState(constraints, counts, weights, ignored,
+                                            pod.namespace))
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        constraints, pairs, weights, ignored = state.read(_PRE_SCORE)
-        if node.name in ignored:
+        s: _ScoreState | None = state.read(_PRE_SCORE)
+        if s is None:
             return 0
-        total = 0.0
-        for i, c in enumerate(constraints):
-            value = node.labels.get(c.topology_key)
-            if value is None:
-                continue
-            if c.topology_key == HOSTNAME:
-                cnt = count_matching(node, c.selector, pod.namespace)
-            else:
-                cnt = pairs.get((c.topology_key, value), 0)
-            total += cnt * weights[i] + (c.max_skew - 1)
-        return int(math.floor(total + 0.5))
+        return s.score(node)
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        s: _ScoreState | None = state.read(_PRE_SCORE)
+        if s is None:
+            return [0] * len(nodes)
+        return s.score_nodes(nodes)
 
     def normalize_scores(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                          scores: list[int]) -> list[int]:
-        ignored: set[str] = state.read(_PRE_SCORE)[3]
+        s: _ScoreState | None = state.read(_PRE_SCORE)
+        ignored = s.ignored if s is not None else set()
         valid = [s for n, s in zip(nodes, scores) if n.name not in ignored]
         if not valid:
             return [0] * len(scores)
