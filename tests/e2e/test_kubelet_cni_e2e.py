@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,6 +22,7 @@ import pytest
 
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.network.cni import iptables_chains
+from kubepy.kubelet.network.netns import loopback_up
 
 CNI_BIN = "/usr/lib/cni"
 POD_CIDR = "10.244.213.0/24"
@@ -52,6 +54,17 @@ def _nat_state() -> set[str]:
             or (line.startswith(":") and " - [" in line)}
 
 
+UIDS = [f"uid-{c}" for c in "abcdef"]
+
+
+def _our_nat() -> set[str]:
+    """The nat rules and chains of this test's network (the plugins' comment names it, the
+    chain names derive from our pod uids); other engineers' networks come and go meanwhile."""
+    tag = f'name: \\"{NETWORK}\\"'
+    chains = [c for uid in UIDS for c in iptables_chains(NETWORK, uid)]
+    return {r for r in _nat_state() if tag in r or any(c in r for c in chains)}
+
+
 def _links() -> set[str]:
     return {line.split(":")[1].strip().split("@")[0]
             for line in _sh("ip", "-o", "link", "show").stdout.splitlines()}
@@ -76,7 +89,7 @@ class Env:
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
     _require_tools()
-    nat_before = _nat_state()
+    nat_before = _our_nat()
     links_before = _links()
     ip_forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     e = Env(tmp_path)
@@ -86,10 +99,14 @@ def env(tmp_path: Path) -> Iterator[Env]:
         for p in e.procs:
             p.kill()
             p.wait()
+        on_bridge = _sh("ip", "-o", "link", "show", "master", BRIDGE, check=False).stdout
         problems = e.run(e.net.cleanup_all(e.netns))
         assert problems == []
-        assert _nat_state() == nat_before, "iptables nat rules left behind"
-        assert _links() == links_before, "interfaces left behind"
+        assert _our_nat() == nat_before, "iptables nat rules left behind"
+        # veths of pods still attached when the test ended go with cleanup_all's namespaces
+        left = {n for n in _links() - links_before if n == BRIDGE or n.startswith("kpyo")
+                or (n.startswith("veth") and n in on_bridge)}
+        assert left == set(), "interfaces left behind"
         assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == ip_forward_before
         assert not (tmp_path / "netns").exists()
         assert not any((tmp_path / "ipam").glob("*/*.*.*.*")), "host-local leases left"
@@ -153,6 +170,37 @@ def test_two_pods_ping_hostport_and_teardown(env: Env) -> None:
 
     env.run(env.netns.delete("kubepy-pod-a"))
     assert not env.netns.exists("kubepy-pod-a") and not os.path.exists(pa)
+
+
+def test_netns_pinned_in_process_with_lo_up(env: Env) -> None:
+    """NetNSManager.create makes a new namespace from a thread of its own (the caller's
+    namespace stays), lo up; loopback_up brings lo up in a namespace made elsewhere."""
+    own = os.stat("/proc/thread-self/ns/net").st_ino
+    threads = threading.active_count()
+    path = env.run(env.netns.create("kubepy-pod-g"))
+    assert env.netns.exists("kubepy-pod-g")
+    inode = os.stat(path).st_ino
+    assert inode != own and os.stat("/proc/thread-self/ns/net").st_ino == own
+    assert threading.active_count() == threads
+    assert ",UP" in env.in_ns(path, "ip", "-o", "link", "show", "lo").stdout
+    assert env.in_ns(path, "ip", "-o", "link", "show").stdout.count("\n") == 1   # lo only
+    assert env.run(env.netns.create("kubepy-pod-g")) == path          # reused
+    assert os.stat(path).st_ino == inode
+
+    other = str(env.tmp / "netns" / "made-by-unshare")
+    Path(other).touch()
+    _sh("unshare", f"--net={other}", "true")
+    try:
+        assert ",UP" not in env.in_ns(other, "ip", "-o", "link", "show", "lo").stdout
+        env.run(loopback_up(other))
+        assert ",UP" in env.in_ns(other, "ip", "-o", "link", "show", "lo").stdout
+        assert os.stat("/proc/thread-self/ns/net").st_ino == own
+        with pytest.raises(OSError):
+            env.run(loopback_up(str(env.tmp / "not-a-namespace")))
+    finally:
+        env.netns.delete_path(other)
+    env.run(env.netns.delete("kubepy-pod-g"))
+    assert not os.path.exists(path)
 
 
 OUTSIDE_HOST, OUTSIDE_PEER = "198.51.100.1", "198.51.100.2"   # TEST-NET-2, a private veth

@@ -1,4 +1,4 @@
-"""Pod networking through the standard CNI plugins (bridge, host-local, portmap, loopback).
+"""Pod networking through the standard CNI plugins (bridge, host-local, portmap).
 
 ``cni`` builds configuration and parses results (pure), ``invoke`` runs plugins and chains a
 configuration list as libcni does, ``netns`` pins pod network namespaces, ``iptables`` finds

@@ -18,8 +18,8 @@ half the bridge plugin's time). The rule matches what ``ipMasq`` did per pod: fr
 CIDR to outside it, multicast excepted. An IPv6 pod CIDR keeps ``ipMasq`` (the cleanup
 reads the IPv4 nat table only).
 
-The loopback interface is brought up by running the ``loopback`` plugin as a network of its own
-on ``lo`` (as CRI runtimes do), so it is never part of the chain.
+The loopback interface is not part of the chain: ``netns`` brings it up in-process (what the
+``loopback`` plugin, which CRI runtimes run as a network of its own, does).
 
 Chaining follows libcni: each plugin's stdin is its own entry plus the list's ``name`` and
 ``cniVersion``, the previous plugin's result as ``prevResult`` (the cached final result on
@@ -39,7 +39,6 @@ from typing import Any
 CNI_VERSION = "1.0.0"
 NETWORK_NAME = "kubepy"
 BRIDGE_NAME = "kubepy0"
-LOOPBACK_NETWORK_NAME = "kubepy-loopback"
 
 # iptables chains the portmap plugin creates once and shares between containers
 PORTMAP_SHARED_CHAINS = ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ",
@@ -79,12 +78,6 @@ def build_conflist(*, pod_cidr: str, ipam_data_dir: str, name: str = NETWORK_NAM
             {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
         ],
     }
-
-
-def loopback_conf(cni_version: str = CNI_VERSION) -> dict[str, Any]:
-    """The single-plugin list that brings ``lo`` up inside a pod's network namespace."""
-    return {"cniVersion": cni_version, "name": LOOPBACK_NETWORK_NAME,
-            "plugins": [{"type": "loopback"}]}
 
 
 def port_mappings(pod: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ directory::
     <data_dir>/ip_forward the value of net.ipv4.ip_forward before the bridge plugin set it
 
 The CNI container ID is the pod UID (stable across kubelet restarts, unique per pod). Setup
-brings ``lo`` up with the loopback plugin, then ADDs the list on ``eth0`` (without portmap
+brings ``lo`` up (``netns.loopback_up``: what the loopback plugin's ADD does, without its
+exec; its DEL, which only sets ``lo`` down in a namespace about to go, is not run), then ADDs the list on ``eth0`` (without portmap
 for a pod without hostPorts: ``cni.plugins_for``); the cache entry, holding the list as used,
 is written before the ADD so that even a crash half-way leaves enough to DEL. Teardown DELs
 from the cache (falling back to the current list when there is none) and is idempotent.
@@ -32,17 +33,15 @@ from typing import Any
 
 from kubepy.kubelet.network import iptables
 from kubepy.kubelet.network.cni import (
-    PodIPs, iptables_chains, loopback_conf, masquerade_rule, masquerade_subnets, parse_result,
-    plugins_for,
+    PodIPs, iptables_chains, masquerade_rule, masquerade_subnets, parse_result, plugins_for,
 )
 from kubepy.kubelet.network.invoke import (
     CNIError, PluginRunner, ResultCache, Runner, add_network_list, check_network_list,
     del_network_list,
 )
-from kubepy.kubelet.network.netns import NetNSManager
+from kubepy.kubelet.network.netns import NetNSManager, loopback_up
 
 POD_IFNAME = "eth0"
-LOOPBACK_IFNAME = "lo"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 
 
@@ -61,7 +60,6 @@ class PodNetwork:
         self.data_dir = Path(data_dir)
         self.runner: Runner = runner or PluginRunner(cni_bin_dir)
         self.cache = ResultCache(self.data_dir / "results")
-        self.loopback = loopback_conf(conf["cniVersion"])
         self._ip_forward = ip_forward
         self._masquerading: bool | None = None   # the node rule's state, None: not known
         self._masquerade_lock = asyncio.Lock()
@@ -126,9 +124,10 @@ class PodNetwork:
         self.cache.save(entry)
         try:
             await self._acquire_masquerade()
-            await add_network_list(self.runner, self.loopback, container_id=pod_uid,
-                                   netns=netns_path, ifname=LOOPBACK_IFNAME, runtime_config={},
-                                   args=args)
+            try:
+                await loopback_up(netns_path)
+            except OSError as e:
+                raise CNIError("loopback", "ADD", 999, str(e)) from e
             result = await add_network_list(self.runner, conf, container_id=pod_uid,
                                             netns=netns_path, ifname=POD_IFNAME,
                                             runtime_config=runtime_config, args=args)
@@ -185,10 +184,6 @@ class PodNetwork:
         await del_network_list(self.runner, entry["config"], container_id=cid, netns=netns,
                                ifname=POD_IFNAME, runtime_config=entry["runtimeConfig"],
                                args=entry["args"], prev_result=entry["result"])
-        if netns:
-            await del_network_list(self.runner, self.loopback, container_id=cid, netns=netns,
-                                   ifname=LOOPBACK_IFNAME, runtime_config={},
-                                   args=entry["args"], prev_result=None)
         self.cache.delete(self.network, cid, POD_IFNAME)
 
     async def cleanup_all(self, netns: NetNSManager | None = None, *,
