@@ -461,9 +461,11 @@ class Agent:
 
     async def _volume_refresh_loop(self) -> None:
         """Re-project configMap/secret/downwardAPI/projected volumes of the running pods,
-        so that updates reach them (the kubelet's periodic remount)."""
+        so that updates reach them (the kubelet's periodic remount); record the probe
+        events no sync drained."""
         while True:
             await self.clock.sleep(VOLUME_REFRESH)
+            self._probe_events()     # repeated failures that changed no result
             for uid, state in list(self.states.items()):
                 if self.runtime is None or uid not in self.runtime.pods or state.stopping:
                     continue

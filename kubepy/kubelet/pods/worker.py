@@ -1,24 +1,31 @@
-"""Running one pod with real containers: ``PodRuntime.start_pod`` / ``stop_pod``. I/O.
+"""Running one pod with real containers: ``PodRuntime``. I/O.
 
-``start_pod(pod)`` does what the kubelet's pod worker and a CRI runtime do together, in order:
+The agent's sync loop drives it step by step: ``start_sandbox(pod, volumes=...)`` does what
+the kubelet's pod worker and a CRI runtime do before any container runs:
 
 1. pins a network namespace (``NetNSManager``) and attaches it to the node network with CNI
    (``PodNetwork.setup``), unless the pod uses the host network;
 2. writes ``etc-hosts``, ``etc-hostname`` and ``resolv.conf`` into the pod directory
-   (``files``) and creates the emptyDir volume directories;
-3. starts the sandbox (infra) container, which joins the pinned network namespace and creates
-   the IPC, UTS (and PID) namespaces the containers then join;
-4. runs the init containers one after the other, each to completion; a failed one stops the
-   sequence (restarting it is the restart-policy loop's job, not done here);
-5. starts the app containers and returns once they run.
+   (``files``); the volumes come from the VolumeManager (``volumes``: name -> host path;
+   without it only emptyDir volumes are made here);
+3. starts the sandbox (infra) container with runc, which joins the pinned network namespace
+   and creates the IPC, UTS (and PID) namespaces the containers then join.
 
-Every container gets an overlayfs rootfs over its image's layers (``snapshot``), a bundle with
-the generated ``config.json`` (``runtime.spec.container_spec``), and its stdout and stderr
-appended to ``<data_dir>/logs/<namespace>_<name>_<uid>/<container>/<restartCount>.log`` (the
-kubelet's /var/log/pods layout; plain text, not yet the CRI log format). A task per container
-waits for its exit (``ExitWatcher``), reads the OOM counter before ``runc delete`` removes the
-cgroup, reads the termination message, and then unmounts and removes the bundle: an exited
-container leaves only its record and its log.
+Then ``start_container(state, name, init=...)`` (re)starts one container (the instance
+before becomes ``last`` and counts as a restart) and ``kill_container`` stops one.
+``start_pod`` runs the whole pod at once (init containers to completion, then the app
+containers) for callers without a sync loop.
+
+Every container gets an overlayfs rootfs over its image's layers (``snapshot``), a bundle
+with the generated ``config.json`` (``runtime.spec.container_spec``, its environment from
+the ``env`` resolver) and runs under conmon (``ConmonRunner``, when given; else as a direct
+runc child): its output goes to ``<data_dir>/logs/<namespace>_<name>_<uid>/<container>/
+<restartCount>.log`` in the CRI log format, its exit code to conmon's exit file. A task per
+container waits for the exit, records it (exit code, OOM kill, termination message), then
+removes the container and unmounts and removes the bundle: an exited container leaves only
+its record and its log. The records, the sandbox and the instances are checkpointed in
+``runtime.json`` after every change, so that ``recover`` in a later process takes the pods
+over (see ``checkpoint``).
 
 ``stop_pod(uid, grace)`` SIGTERMs the running containers, SIGKILLs them after *grace*
 seconds, then stops the sandbox, tears the network down, unpins the namespace, unmounts every
@@ -30,8 +37,9 @@ On disk, under ``data_dir``::
 
     pause/                         the shared sandbox rootfs (busybox-static)
     pods/<uid>/pod.json            the pod as started
+    pods/<uid>/runtime.json        the checkpoint (sandbox, records, instances, volumes)
     pods/<uid>/etc-hosts, etc-hostname, resolv.conf
-    pods/<uid>/volumes/kubernetes.io~empty-dir/<name>/
+    pods/<uid>/volumes/<plugin>/<name>/
     pods/<uid>/sandbox/            the sandbox bundle
     pods/<uid>/containers/<id>/    a container bundle: config.json, rootfs/ (the overlay
                                    mount), upper/, work/, termination-log
