@@ -153,10 +153,11 @@ class ApiClient:
 
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                       body: Any = None, content_type: str = "application/json",
-                      headers: Mapping[str, str] | None = None) -> Any:
+                      headers: Mapping[str, str] | None = None, decode: bool = True) -> Any:
         """One request with retries on 429/5xx + Retry-After; the decoded JSON answer (or
-        the text when it is not JSON). ``body`` dicts/lists are JSON-encoded; bytes and
-        str are sent as they are."""
+        the text when it is not JSON; None without ``decode``: a caller that follows the
+        object through an informer need not parse it twice). ``body`` dicts/lists are
+        JSON-encoded; bytes and str are sent as they are. Errors are decoded always."""
         data: bytes | None
         if body is None:
             data = None
@@ -180,7 +181,7 @@ class ApiClient:
             except (aiohttp.ClientError, TimeoutError, OSError) as e:
                 raise ApiUnreachable(f"{method} {path}: {e!r}") from e
             if status < 300:
-                return _decode(raw)
+                return _decode(raw) if decode else None
             wait = _retry_delay(status, retry_after)
             if wait is not None and attempt < self.max_retries:
                 attempt += 1
@@ -229,12 +230,16 @@ class ApiClient:
                                   params=_write_params(None, dry_run), body=body)
 
     async def update(self, rt: ResourceType, obj: Obj, *, subresource: str | None = None,
-                     field_manager: str | None = None, dry_run: bool = False) -> Obj:
-        """PUT ``obj`` (its metadata names it; its resourceVersion is the precondition)."""
+                     field_manager: str | None = None, dry_run: bool = False,
+                     decode: bool = True) -> Obj:
+        """PUT ``obj`` (its metadata names it; its resourceVersion is the precondition).
+        Without ``decode`` the stored object is not parsed and ``{}`` is returned."""
         meta = obj.get("metadata") or {}
         ns = _object_namespace(rt, obj, None)
-        return await self.request("PUT", resource_path(rt, ns, meta["name"], subresource),
-                                  params=_write_params(field_manager, dry_run), body=obj)
+        out = await self.request("PUT", resource_path(rt, ns, meta["name"], subresource),
+                                 params=_write_params(field_manager, dry_run), body=obj,
+                                 decode=decode)
+        return out if decode else {}
 
     async def update_status(self, rt: ResourceType, obj: Obj) -> Obj:
         return await self.update(rt, obj, subresource="status")

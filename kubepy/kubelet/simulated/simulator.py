@@ -329,7 +329,8 @@ class NodeSimulator:
             body = copy.copy(pod)
             body["status"] = status
             try:
-                await self.client.update(PODS, body, subresource="status")
+                # the answer is not read: the informer brings the stored pod
+                await self.client.update(PODS, body, subresource="status", decode=False)
             except errors.NotFound:
                 self._forget(key)
                 return None
