@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -44,7 +43,9 @@ T = TypeVar("T")
 
 
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    # the symbols of the running process (libc among them): ctypes.util.find_library runs
+    # ``ldconfig -p`` (and more) in a blocking subprocess, about 9 ms a call
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _check(rc: int, what: str) -> None:
