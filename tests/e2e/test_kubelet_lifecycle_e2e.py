@@ -106,7 +106,10 @@ def _probe_pods(host_dir: str) -> list[Obj]:
     oom["spec"]["containers"][0]["resources"] = {"limits": {"memory": "24Mi"}}
     forced = _pod("forced", "Always", "trap '' TERM; sleep 3600")
     forced["spec"]["terminationGracePeriodSeconds"] = 30
-    return [live, ready, hooks, badhook, oom, forced]
+    startup = _pod("startup", "Always", "trap 'exit 0' TERM; sleep 3600 & wait")
+    startup["spec"]["containers"][0]["startupProbe"] = {
+        **_exec("test", "-f", "/d/started"), "periodSeconds": 1, "failureThreshold": 300}
+    return [live, ready, hooks, badhook, oom, forced, startup]
 
 
 PODS = [
@@ -311,6 +314,20 @@ def test_readiness_flips_ready(cluster: Cluster) -> None:
     assert {x["type"]: x["status"] for x in _status(c, "ready")["conditions"]}["Ready"] == "True"
     (d / "ready").unlink()
     c.wait_for("not Ready again", lambda: not _container(c, "ready")["ready"], timeout=15)
+
+
+def test_startup_probe_gates_started_and_ready(cluster: Cluster) -> None:
+    c = cluster
+    d = c.wait_for("startup to run", lambda: (lambda p: p if p.exists() and _container(
+        c, "startup")["state"].get("running") else None)(_empty_dir(c, "startup")), timeout=40)
+    time.sleep(1.5)
+    cs = _container(c, "startup")
+    assert (cs["started"], cs["ready"]) == (False, False)
+    (d / "started").touch()
+    cs = c.wait_for("started and ready", lambda: (lambda s: s if s["started"] and s["ready"]
+                                                  else None)(_container(c, "startup")),
+                    timeout=15)
+    assert cs["restartCount"] == 0
 
 
 def test_post_start_and_pre_stop_hooks_with_graceful_deletion(cluster: Cluster) -> None:
