@@ -43,6 +43,7 @@ ENDPOINT_SLICES: ResourceType = _REG.get("discovery.k8s.io", "v1", "endpointslic
 PODS: ResourceType = _REG.get("", "v1", "pods")  # type: ignore[assignment]
 NAMESPACES: ResourceType = _REG.get("", "v1", "namespaces")  # type: ignore[assignment]
 UDP_MAX_PAYLOAD = 4096
+NEEDS_UPSTREAM = object()  # handle_local: the answer needs the forwarder
 TCP_IDLE_TIMEOUT = 10.0
 
 
@@ -60,6 +61,11 @@ class _UdpServer(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        out = self.server.handle_local(data, None)
+        if out is not NEEDS_UPSTREAM:
+            if out is not None and self.transport is not None:
+                self.transport.sendto(out, addr)  # type: ignore[arg-type]
+            return
         task = asyncio.ensure_future(self._reply(data, addr))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
@@ -155,8 +161,10 @@ class DnsServer:
 
     # ------------------------------------------------------------------ requests
 
-    async def handle(self, data: bytes, max_size: int | None) -> bytes | None:
-        """One query in, one response out (None: drop). ``max_size`` None: UDP rules."""
+    def handle_local(self, data: bytes, max_size: int | None) -> bytes | None | object:
+        """The synchronous part of ``handle``: the response bytes (None: drop), or
+        ``NEEDS_UPSTREAM`` when the answer needs the forwarder. Cluster names never wait
+        for a task switch (the UDP listener answers them inside ``datagram_received``)."""
         try:
             query = wire.decode(data)
         except wire.WireError:
@@ -167,39 +175,73 @@ class DnsServer:
             return wire.encode(Message(mid, flags))
         if query.has(wire.QR):
             return None
-        if max_size is None:
-            max_size = min(query.udp_payload_size, UDP_MAX_PAYLOAD)
+        try:
+            response = self.respond_local(query)
+        except Exception:  # a bug must not kill the listener: answer SERVFAIL
+            log.exception("cluster DNS failed on %s", query.questions)
+            response = wire.reply_to(query, wire.SERVFAIL)
+        if response is None:
+            return NEEDS_UPSTREAM
+        return wire.encode(response, _max_size(query, max_size))
+
+    async def handle(self, data: bytes, max_size: int | None) -> bytes | None:
+        """One query in, one response out (None: drop). ``max_size`` None: UDP rules."""
+        out = self.handle_local(data, max_size)
+        if out is not NEEDS_UPSTREAM:
+            return out  # type: ignore[return-value]
+        query = wire.decode(data)
         try:
             response = await self.respond(query)
         except Exception:  # a bug must not kill the listener: answer SERVFAIL
             log.exception("cluster DNS failed on %s", query.questions)
             response = wire.reply_to(query, wire.SERVFAIL)
-        return wire.encode(response, max_size)
+        return wire.encode(response, _max_size(query, max_size))
 
-    async def respond(self, query: Message) -> Message:
+    def _cluster_answer(self, query: Message) -> tuple[Message, records.Answer] | None:
+        q = query.questions[0]
+        found = records.answer(self.index, q.name, q.qtype, zone=self.zone, ttl=self.ttl,
+                               dns_ips=self.dns_ips) if q.qclass == wire.CLASS_IN else None
+        if found is None:
+            return None
+        resp = wire.reply_to(query, found.rcode, authoritative=True)
+        resp.answers = list(found.answers)
+        resp.authority = list(found.authority)
+        resp.additional = [*found.additional, *resp.additional]
+        if found.chase and found.chase.endswith("." + self.zone):
+            inner = records.answer(self.index, found.chase, q.qtype, zone=self.zone,
+                                   ttl=self.ttl, dns_ips=self.dns_ips)
+            if inner is not None and not inner.chase:
+                resp.answers += inner.answers
+        return resp, found
+
+    def respond_local(self, query: Message) -> Message | None:
+        """The response when no upstream is involved, else None."""
         if query.opcode != 0:
             return wire.reply_to(query, wire.NOTIMP)
         if len(query.questions) != 1:
             return wire.reply_to(query, wire.FORMERR)
+        local = self._cluster_answer(query)
+        if local is None:
+            return None
+        resp, found = local
+        if found.chase and not found.chase.endswith("." + self.zone):
+            return None  # an ExternalName outside the zone: followed upstream
+        return resp
+
+    async def respond(self, query: Message) -> Message:
+        local = self.respond_local(query)
+        if local is not None:
+            return local
         q = query.questions[0]
-        found = records.answer(self.index, q.name, q.qtype, zone=self.zone, ttl=self.ttl,
-                               dns_ips=self.dns_ips) if q.qclass == wire.CLASS_IN else None
-        if found is not None:
-            resp = wire.reply_to(query, found.rcode, authoritative=True)
-            resp.answers = list(found.answers)
-            resp.authority = list(found.authority)
-            resp.additional = [*found.additional, *resp.additional]
-            if found.chase and found.chase.endswith("." + self.zone):
-                inner = records.answer(self.index, found.chase, q.qtype, zone=self.zone,
-                                       ttl=self.ttl, dns_ips=self.dns_ips)
-                if inner is not None and not inner.chase:
-                    resp.answers += inner.answers
-            elif found.chase:
-                chased = await self.forwarder.resolve(wire.Question(found.chase, q.qtype))
-                if chased is not None:
-                    resp.answers += chased.answers
-                    if chased.rcode == wire.NXDOMAIN:
-                        resp.flags = (resp.flags & ~0xF) | wire.NXDOMAIN
+        cluster = self._cluster_answer(query)
+        if cluster is not None:
+            resp, found = cluster
+            assert found.chase
+            chased = await self.forwarder.resolve(wire.Question(found.chase, q.qtype))
+            if chased is not None:
+                resp.answers += chased.answers
+                if chased.rcode == wire.NXDOMAIN:
+                    resp.flags = (resp.flags & ~0xF) | wire.NXDOMAIN
             return resp
         upstream = await self.forwarder.resolve(q, recursion_desired=query.has(wire.RD))
         if upstream is None:
@@ -209,6 +251,10 @@ class DnsServer:
         resp.answers, resp.authority = upstream.answers, upstream.authority
         resp.additional = [*upstream.additional, *resp.additional]
         return resp
+
+
+def _max_size(query: Message, max_size: int | None) -> int:
+    return min(query.udp_payload_size, UDP_MAX_PAYLOAD) if max_size is None else max_size
 
 
 def _listen_address(listen: str | tuple[str, int]) -> tuple[str, int]:
