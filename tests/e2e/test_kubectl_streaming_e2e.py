@@ -89,6 +89,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamingClust
         _pods(c)
         yield c
     finally:
+        if c.proc is not None and c.proc.poll() is None:
+            # the agent tears its pods down (a stopped agent leaves them running, as a kubelet)
+            c.kubectl("delete", "pods", "--all", "--grace-period=1", "--wait=true",
+                      "--timeout=60s", check=False)
         c.stop_agent()
         server.stop()
         problems = asyncio.run(_safety_net(c))
