@@ -6,7 +6,8 @@ A real ``kubepy server`` (API only, ``--disable coredns``) holds S Services (def
 pair; the client runs in the namespace at the other end (``ip netns exec``, this script with
 ``--client``), sends A queries for random ``<svc>.bench.svc.cluster.local`` names open-loop
 (one every 1/rate s, not waiting for answers) from one UDP socket and matches answers by
-id. Reported: achieved rate, answered share, p50/p90/p99/p99.9/max latency, load average.
+id. Reported: achieved rate, answered share, p50/p90/p99/p99.9/max latency, the DNS
+process's CPU time per 1,000 queries (load-independent), load average.
 
 Usage: .venv/bin/python bench/dns_load.py [--services 1000] [--rate 1000] [--seconds 10]
        [--json out.json]
@@ -116,6 +117,11 @@ async def make_services(kubeconfig: Path, count: int) -> None:
     await client.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
@@ -163,12 +169,16 @@ def main() -> int:
             raise SystemExit(f"kubepy dns did not start: {line}")
         time.sleep(1.0)
         load_before = os.getloadavg()[0]
+        cpu_before = cpu_seconds(dns.pid)
         out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, __file__,
                               "--client", f"{HOST_IP}:{port}", "--services",
                               str(args.services), "--rate", str(args.rate), "--seconds",
                               str(args.seconds)], capture_output=True, text=True, check=True)
         result = {"services": args.services, "rate": args.rate, "seconds": args.seconds,
                   **json.loads(out.stdout),
+                  "server_cpu_ms_per_1000_queries": round(
+                      (cpu_seconds(dns.pid) - cpu_before) * 1000 / (args.rate * args.seconds)
+                      * 1000, 1),
                   "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                              f"{platform.platform()}"}
