@@ -40,7 +40,9 @@ from test_kubelet_pods_e2e import IMAGE, _links, _mounts_under, _require, build_
 
 Obj = dict[str, Any]
 
-CLUSTER_CIDR = "10.233.0.0/16"
+# a /16 of its own per run (two runs of this file side by side must not share pod routes)
+SECOND_OCTET = 220 + os.getpid() % 10
+CLUSTER_CIDR = f"10.{SECOND_OCTET}.0.0/16"
 VERSIONS = kubectl_binaries()
 
 
@@ -72,7 +74,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamingClust
     tag = f"{os.getpid() % 100000}"
     server = start_server(tmp / "server", extra=["--cluster-cidr", CLUSTER_CIDR])
     c = StreamingCluster(tmp, server, bridge=f"kpst{tag}", network=f"kubepy-e2e-st{tag}",
-                         node=f"streaming-{tag}", pod_cidr="10.233.0.0/24")
+                         node=f"streaming-{tag}", pod_cidr=f"10.{SECOND_OCTET}.0.0/24")
     c.cgroup_parent = f"kubepy-streaming-e2e-{tag}"
     try:
         layout = tmp / "layout"
@@ -98,7 +100,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamingClust
         problems = asyncio.run(_safety_net(c))
         assert problems == []
         # only what this test made: other engineers' e2e tests run beside it
-        assert [r for r in cni_nat_state() if c.network_name in r or "10.233." in r] == []
+        ours = (c.network_name, f"10.{SECOND_OCTET}.")
+        assert [r for r in cni_nat_state() if any(o in r for o in ours)] == []
         assert c.bridge not in _links()
         assert _mounts_under(str(tmp)) == []
 
