@@ -146,9 +146,10 @@ async def _safety_net(c: Cluster) -> list[str]:
                 await runc.delete(state.id, force=True)
             except RuncError as e:
                 problems.append(str(e))
+    # the network first: its CNI DEL needs the pinned netns mounts still in place
+    problems += await c.network().cleanup_all(NetNSManager(c.netns_dir))
     for point in reversed(_mounts_under(str(c.tmp))):
         ctypes.CDLL(None, use_errno=True).umount2(point.encode(), 2)
-    problems += await c.network().cleanup_all(NetNSManager(c.netns_dir))
     problems += cgroups.remove_cgroup(c.cgroup_parent)
     return problems
 
