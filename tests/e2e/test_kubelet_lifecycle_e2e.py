@@ -109,7 +109,10 @@ def _probe_pods(host_dir: str) -> list[Obj]:
     startup = _pod("startup", "Always", "trap 'exit 0' TERM; sleep 3600 & wait")
     startup["spec"]["containers"][0]["startupProbe"] = {
         **_exec("test", "-f", "/d/started"), "periodSeconds": 1, "failureThreshold": 300}
-    return [live, ready, hooks, badhook, oom, forced, startup]
+    deadline = _pod("deadline", "Always", "sleep 3600")
+    deadline["spec"]["activeDeadlineSeconds"] = 4
+    deadline["spec"]["terminationGracePeriodSeconds"] = 1
+    return [live, ready, hooks, badhook, oom, forced, startup, deadline]
 
 
 PODS = [
@@ -358,6 +361,17 @@ def test_oom_killed(cluster: Cluster) -> None:
         timeout=40)
     term = st["containerStatuses"][0]["state"]["terminated"]
     assert (st["phase"], term["reason"], term["exitCode"]) == ("Failed", "OOMKilled", 137)
+
+
+def test_active_deadline_fails_the_pod(cluster: Cluster) -> None:
+    c = cluster
+    st = c.wait_for("deadline to fail", lambda: (
+        lambda s: s if s.get("phase") == "Failed" else None)(_status(c, "deadline")),
+        timeout=40)
+    assert (st["reason"], st["message"]) == (
+        "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+    term = st["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 137 and st["containerStatuses"][0]["restartCount"] == 0
 
 
 def test_forced_deletion_stops_at_once(cluster: Cluster) -> None:

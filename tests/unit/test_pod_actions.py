@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from kubepy.kubelet.pods.actions import compute_pod_actions, format_pod, should_restart
+from kubepy.kubelet.pods.actions import active_deadline, compute_pod_actions, format_pod, \
+    should_restart
 from kubepy.kubelet.pods.backoff import Backoff, container_key, image_key
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, container_status, \
     pod_phase
@@ -181,3 +182,15 @@ def test_status_of_restarting_containers(policy: str, record: ContainerRecord | 
     assert st["restartCount"] == restarts
     assert st["ready"] is (key == "running")
     assert pod_phase(pod(policy), {}, {"a": record}) == phase
+
+
+@pytest.mark.parametrize("deadline,started,now,want", [
+    (None, 0.0, 100.0, None), (30, 100.0, 110.0, 20.0), (30, 100.0, 130.0, 0.0),
+    (30, 100.0, 200.0, 0.0), (0, 100.0, 100.0, 0.0)],
+    ids=["none", "left", "exactly", "past", "zero"])
+def test_active_deadline(deadline: int | None, started: float, now: float,
+                         want: float | None) -> None:
+    p = pod()
+    if deadline is not None:
+        p["spec"]["activeDeadlineSeconds"] = deadline
+    assert active_deadline(p, started, now) == want

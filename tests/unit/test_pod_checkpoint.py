@@ -23,7 +23,8 @@ def _checkpoint() -> Checkpoint:
                       sandbox_cgroups_path="/kubepy/podu/sb",
                       init_containers={"i": init}, containers={"a": running},
                       instances=[InstanceInfo("c1", "a", False, "/p/c1", "/kubepy/podu/c1")],
-                      volumes={"d": "/p/volumes/kubernetes.io~empty-dir/d"})
+                      volumes={"d": "/p/volumes/kubernetes.io~empty-dir/d"},
+                      failure=("DeadlineExceeded", "too long"))
 
 
 def test_round_trip_keeps_records_but_not_transient_state() -> None:
@@ -36,6 +37,7 @@ def test_round_trip_keeps_records_but_not_transient_state() -> None:
     assert back.init_containers["i"].exit_code == 0
     assert back.instances == cp.instances
     assert back.volumes == {"d": "/p/volumes/kubernetes.io~empty-dir/d"}
+    assert back.failure == ("DeadlineExceeded", "too long")
     assert (back.sandbox_id, back.netns_path, back.pod_ips) == ("sb", "/run/netns/x",
                                                                 ["10.0.0.2"])
 

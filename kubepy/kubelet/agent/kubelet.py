@@ -57,7 +57,8 @@ from kubepy.kubelet.images.store import Image, ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.network.cni import BRIDGE_NAME, NETWORK_NAME
 from kubepy.client.events import EventRecorder
-from kubepy.kubelet.pods.actions import compute_pod_actions, format_pod
+from kubepy.kubelet.pods.actions import DEADLINE_EXCEEDED, DEADLINE_MESSAGE, active_deadline, \
+    compute_pod_actions, format_pod
 from kubepy.kubelet.pods.backoff import Backoff, image_key, pod_key_prefix
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, rfc3339
 from kubepy.kubelet.prober import ExecSync, ProbeManager, ProbeResult, run_post_start, \
@@ -367,7 +368,13 @@ class Agent:
         requeue: float | None = None
         if uid in self.runtime.pods and not state.stopping \
                 and state.phase not in podstatus.TERMINAL:
-            requeue = await self._apply_actions(state)
+            left = active_deadline(state.pod, state.started_at, self.clock.now().timestamp())
+            if left == 0:
+                await self._fail(state, DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
+            else:
+                requeue = await self._apply_actions(state)
+                if left is not None:
+                    requeue = _sooner(requeue, left)
         self._watch_exits(key, state)
         self._probe_results(state)
         self._probe_events()
@@ -477,6 +484,21 @@ class Agent:
                     raise
                 except Exception as e:  # noqa: BLE001 - keep refreshing the others
                     log.warning("pod %s: refreshing volumes failed: %r", uid, e)
+
+    async def _fail(self, state: PodState, reason: str, message: str) -> None:
+        """Fail the pod (activeDeadlineSeconds): its containers are stopped with the grace
+        period and nothing restarts any more."""
+        assert self.runtime is not None
+        state.failure = (reason, message)
+        self._event(state.pod, "Warning", reason, message)
+        grace = _grace(state.pod)
+        await asyncio.gather(*(self.runtime.kill_container(state, name, grace)
+                               for name, r in state.containers.items()
+                               if r.phase is ContainerPhase.RUNNING),
+                             *(self.runtime.kill_container(state, name, grace, init=True)
+                               for name, r in state.init_containers.items()
+                               if r.phase is ContainerPhase.RUNNING))
+        self.runtime.checkpoint(state)
 
     def _unhealthy(self, state: PodState) -> dict[str, str]:
         """Running containers whose liveness (or startup) probe failed: name -> the Killing

@@ -20,6 +20,9 @@ the same answer, and nothing here changes the back-offs):
   ``ImagePullBackOff`` and 'Back-off pulling image "x"';
 * a running container named in *unhealthy* (liveness or startup probe failed) is killed; the
   restart policy then applies to its exit.
+
+``active_deadline`` is the kubelet's activeDeadlineSeconds check: once a pod has been active
+(since its startTime) for that long it is failed with reason DeadlineExceeded.
 """
 
 from __future__ import annotations
@@ -136,3 +139,16 @@ def compute_pod_actions(pod: Obj, init_records: Mapping[str, ContainerRecord],
         elif should_restart(policy, r):
             _restart_or_backoff(actions, pod, c, r, init=False, **kw)
     return actions
+
+
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+def active_deadline(pod: Obj, started_at: float, now: float) -> float | None:
+    """Seconds left before the pod's ``activeDeadlineSeconds`` (0 once exceeded); None
+    without a deadline."""
+    deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+    if deadline is None:
+        return None
+    return max(0.0, started_at + float(deadline) - now)

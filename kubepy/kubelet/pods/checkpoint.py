@@ -8,7 +8,8 @@ running pods over (``PodRuntime.recover``). Pure: JSON in, JSON out.
 * one record per init and app container (``ContainerRecord``: id, phase, times, exit code,
   restart count, the instance before as ``last``) and, for a created container, the bundle
   and cgroups path needed to stop and clean it up;
-* the host paths of the pod's volumes, as the VolumeManager set them up.
+* the host paths of the pod's volumes, as the VolumeManager set them up, and the reason
+  the kubelet failed the pod with (DeadlineExceeded), if it did.
 
 Back-offs and probe results are not kept (the kubelet loses them on a restart too).
 """
@@ -71,6 +72,7 @@ class Checkpoint:
     containers: dict[str, ContainerRecord] = field(default_factory=dict)
     instances: list[InstanceInfo] = field(default_factory=list)
     volumes: dict[str, str] | None = None     # volume name -> host path (VolumeManager's)
+    failure: tuple[str, str] | None = None    # (reason, message) the kubelet failed it with
 
 
 def to_json(cp: Checkpoint) -> Obj:
@@ -83,6 +85,7 @@ def to_json(cp: Checkpoint) -> Obj:
         "containers": {n: record_to_json(r) for n, r in cp.containers.items()},
         "instances": [vars(i) for i in cp.instances],
         "volumes": cp.volumes,
+        "failure": list(cp.failure) if cp.failure else None,
     }
 
 
@@ -101,6 +104,7 @@ def from_json(data: Obj) -> Checkpoint:
                              for n, r in (data.get("initContainers") or {}).items()},
             containers={n: record_from_json(r) for n, r in (data.get("containers") or {}).items()},
             instances=[InstanceInfo(**i) for i in data.get("instances") or []],
-            volumes=data.get("volumes"))
+            volumes=data.get("volumes"),
+            failure=tuple(data["failure"]) if data.get("failure") else None)  # type: ignore[arg-type]
     except (KeyError, TypeError) as e:
         raise ValueError(f"runtime checkpoint: {e!r}") from e

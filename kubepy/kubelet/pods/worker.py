@@ -131,6 +131,7 @@ class PodState:
     instances: dict[str, _Instance] = field(default_factory=dict)
     stopping: bool = False
     volumes: dict[str, str] | None = None   # VolumeManager.setup's answer (None: emptyDir only)
+    failure: tuple[str, str] | None = None  # (reason, message) the kubelet failed the pod with
 
     @property
     def uid(self) -> str:
@@ -138,12 +139,16 @@ class PodState:
 
     @property
     def phase(self) -> str:
+        if self.failure is not None:
+            return "Failed"
         return pod_phase(self.pod, self.init_containers, self.containers)
 
     def status(self) -> Obj:
         """The kubelet-owned part of ``status`` (no conditions yet)."""
         spec = self.pod.get("spec") or {}
         out: Obj = {"phase": self.phase, "startTime": rfc3339(self.started_at)}
+        if self.failure is not None:
+            out["reason"], out["message"] = self.failure
         if self.host_ip:
             out["hostIP"], out["hostIPs"] = self.host_ip, [{"ip": self.host_ip}]
         if self.pod_ips:
@@ -542,7 +547,7 @@ class PodRuntime:
             instances=[checkpoint.InstanceInfo(i.container_id, i.name, i.init, i.bundle,
                                                i.cgroups_path)
                        for i in state.instances.values() if not i.exited.done()],
-            volumes=state.volumes)
+            volumes=state.volumes, failure=state.failure)
         path = os.path.join(state.pod_dir, CHECKPOINT)
         with open(path + ".tmp", "w") as f:
             json.dump(checkpoint.to_json(cp), f)
@@ -569,7 +574,7 @@ class PodRuntime:
             state = PodState(pod=pod, pod_dir=pod_dir, started_at=cp.started_at,
                              netns_path=cp.netns_path, pod_ips=cp.pod_ips, host_ip=cp.host_ip,
                              init_containers=cp.init_containers, containers=cp.containers,
-                             volumes=cp.volumes)
+                             volumes=cp.volumes, failure=cp.failure)
             sandbox_pid = await self._running_pid(cp.sandbox_id)
             state.sandbox = Sandbox(cp.sandbox_id, sandbox_pid, cp.sandbox_bundle,
                                     cp.sandbox_cgroups_path)
