@@ -27,6 +27,7 @@ import ssl
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from kubepy import errors
@@ -113,8 +114,6 @@ def log_response_error(code: int, body: str, name: str) -> errors.StatusError:
 
 def upgrade_response_error(code: int, body: bytes) -> web.Response:
     """A kubelet's non-101 answer to an upgrade, as a Status (its own Status if it sent one)."""
-    import orjson
-
     with contextlib.suppress(ValueError, TypeError):
         status = orjson.loads(body)
         if isinstance(status, dict) and status.get("kind") == "Status":

@@ -499,6 +499,24 @@ def test_kubelet_address_table(status: Obj, address: Any) -> None:
         assert (so.kubelet_address(node).host, so.kubelet_address(node).port) == address
 
 
+@pytest.mark.parametrize("code,body,status", [
+    (500, "boom", (500, "InternalError", "Internal error occurred: boom")),
+    (400, "bad", (400, "BadRequest", "bad")),
+    (404, "pod gone", (404, "NotFound",
+                       "the server could not find the requested resource ( pods/log p)")),
+    (403, "no", (403, "Forbidden", "no ( pods/log p)")),
+    (502, "gw", (502, "InternalError", 'an error on the server ("gw") has prevented the '
+                                       'request from succeeding ( pods/log p)')),
+    (418, "tea", (418, "", "the server responded with the status code 418 but did not return "
+                           "more information ( pods/log p)")),
+], ids=["500", "400", "404", "403", "502", "418"])
+def test_log_response_error_table(code: int, body: str, status: tuple[int, str, str]) -> None:
+    from kubepy.apiserver.kubeletproxy import log_response_error
+
+    err = log_response_error(code, body, "p")
+    assert (err.code, err.reason, err.message) == status
+
+
 # ------------------------------------------------------------------------------ pods/log
 
 
@@ -567,10 +585,14 @@ def test_log_and_upgrades_are_connect_in_metrics(api: Api, server: ServerProcess
     assert api.get(f"/api/v1/namespaces/{pods}/pods/p/log").status_code == 200
     _upgrade_request(server, f"/api/v1/namespaces/{pods}/pods/p/exec?command=true&stdout=1",
                      method="GET")
-    metrics = api.get("/metrics").text
+    # an upgraded request is counted when its splice ends, a moment after the client left
+    deadline = time.monotonic() + 5
     for sub, code in (("log", 200), ("exec", 101)):
-        assert re.search(r'apiserver_request_total\{verb="CONNECT",[^}]*resource="pods",'
-                         rf'subresource="{sub}",[^}}]*code="{code}"', metrics), sub
+        pattern = (r'apiserver_request_total\{verb="CONNECT",[^}]*resource="pods",'
+                   rf'subresource="{sub}",[^}}]*code="{code}"')
+        while not re.search(pattern, api.get("/metrics").text):
+            assert time.monotonic() < deadline, sub
+            time.sleep(0.1)
 
 
 def test_log_follow_streams_each_chunk_as_it_comes(api: Api, pods: str) -> None:
