@@ -210,3 +210,25 @@ def test_watch_from_a_compacted_revision_is_expired(tmp_path: Path) -> None:
             assert summary([w.next()]) == [("ADDED", "after-restart")]
     finally:
         second.stop()
+
+
+def test_a_burst_of_writes_reaches_each_watcher_complete_and_in_order(api: Api, ns: str) -> None:
+    """Events queued together go out in shared writes (up to 256 a write): every one must
+    arrive once, in commit order, filtered, each a line of its own; a Table watch still
+    gets its column definitions once."""
+    from concurrent.futures import ThreadPoolExecutor
+    names = [f"burst-{i}" for i in range(600)]
+    odd = {"parity": "odd"}
+    with Watch(api, cm_path(ns), {"labelSelector": "parity=odd"}) as w, \
+            Watch(api, cm_path(ns), {}, headers={"Accept": TABLE}) as t:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: api.create(cm_path(ns), configmap(
+                names[i], labels=odd if i % 2 else {"parity": "even"})), range(len(names))))
+        events = w.take(300, timeout=15)
+        assert w.quiet(0.3) == []
+        rows = t.take(600, timeout=15)
+    assert {e["type"] for e in events} == {"ADDED"}
+    assert sorted(e["object"]["metadata"]["name"] for e in events) == sorted(names[1::2])
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert rvs == sorted(rvs) and len(set(rvs)) == 300
+    assert [bool(r["object"]["columnDefinitions"]) for r in rows] == [True] + [False] * 599
