@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
+import random
 import secrets
 import time
 import uuid
@@ -36,6 +38,10 @@ Validation = Callable[[ResourceType, Obj, "Obj | None", str, "WriteOptions", str
                       Awaitable[None]]
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+# generateName suffixes need no cryptographic randomness (the apiserver's utilrand.String
+# is math/rand); a seeded PRNG spares a getrandom() call per character
+_NAME_RANDOM = random.Random(secrets.randbits(64))
+os.register_at_fork(after_in_child=lambda: _NAME_RANDOM.seed(secrets.randbits(64)))
 _MAX_RETRIES = 10
 _GENERATE_NAME_TRIES = 8
 
@@ -145,7 +151,7 @@ class Objects:
         if not meta.get("name"):
             generate = meta.get("generateName")
             if generate:
-                meta["name"] = generate + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+                meta["name"] = generate + "".join(_NAME_RANDOM.choices(_NAME_CHARS, k=5))
             else:
                 raise errors.invalid(rt.kind, "", [errors.field_cause(
                     "metadata.name", "Required value: name or generateName is required",
