@@ -5,9 +5,9 @@ contents, images and the store, stay).
 In order: the kubepy processes of the data dir (``kubepy server`` and its children, or a
 ``kubepy agent``; SIGTERM, SIGKILL after a grace) — so nothing restarts what follows; every
 pod container (the conmon monitors of the data dir, the runc containers in the agent's runc
-root, any process left in the pods' cgroup parent); the mounts under the data dir; the pod
-network (CNI DEL of every cached attachment: veths, portmap chains; the bridge, the
-host-local leases, the network namespaces in the netns dir); the service proxy's KUBEPY-*
+root, any process left in the pods' cgroup parent); the pod network (CNI DEL of every
+cached attachment: veths, portmap chains; the bridge, the host-local leases, the network
+namespaces in the netns dir); the mounts under the data dir; the service proxy's KUBEPY-*
 chains and jumps; the pods' cgroups. Names come from the same flags and defaults as
 ``kubepy agent``, so a test can clean exactly what it made. Safe to run repeatedly.
 
@@ -215,11 +215,12 @@ async def killall(*, data_dir: Path, bridge: str, network: str, cni_bin_dir: str
             break
         _kill_now(left)
         time.sleep(0.2)
-    problems += unmount_all(root)
+    # the network before the mounts: CNI DEL enters the pods' pinned network namespaces
     conf = build_conflist(pod_cidr="10.42.0.0/24", name=network, bridge=bridge,
                           ipam_data_dir=str(agent_dir / "cni" / "ipam"))
     net = PodNetwork(cni_bin_dir, conf, agent_dir / "cni")
     problems += await net.cleanup_all(NetNSManager(netns_dir))
+    problems += unmount_all(root)
     await apply.cleanup()
     problems += [f"cgroup {d} still has processes"
                  for d in cgroups.remove_cgroup(cgroup_parent)]

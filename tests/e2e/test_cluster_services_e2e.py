@@ -506,3 +506,30 @@ spec:
     seen = {hostname_of(_sh("curl", "-s", "--max-time", "3", f"http://{c.node_ip}:31000"))
             for _ in range(30)}
     assert len(seen) >= 3, seen
+
+
+def test_unready_pod_stops_receiving_traffic(cluster: Cluster, web: list[Obj]) -> None:
+    """A readiness probe that starts failing takes the pod out of the Service (EndpointSlice
+    ready=false -> the proxy drops its endpoint); passing again brings it back."""
+    c = cluster
+    command = ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && touch /ready && "
+               "exec httpd -f -p 8080 -h /www"]
+    c.apply([deployment("flaky", 2, {"app": "flaky"}, {
+        "name": "httpd", "image": IMAGE, "imagePullPolicy": "Never", "command": command,
+        "readinessProbe": {"exec": {"command": ["test", "-f", "/ready"]},
+                           "periodSeconds": 1, "failureThreshold": 1}}),
+        service("flaky", {"app": "flaky"}, [{"port": 80, "targetPort": 8080}])], ns="other")
+    pods = sorted(p["metadata"]["name"] for p in c.ready_pods("other", "app=flaky", 2))
+
+    def answers() -> set[str]:
+        return {(c.fetch("other", "client", "http://flaky") or "").strip() for _ in range(16)}
+
+    c.wait_for("both replicas answering", lambda: answers() == set(pods), timeout=20)
+    code, out = c.exec("other", pods[0], "rm", "/ready")
+    assert code == 0, out
+    c.wait_for(f"{pods[0]} unready", lambda: c.get("pod", pods[0], "-n", "other")["status"][
+        "containerStatuses"][0]["ready"] is False, timeout=20)
+    assert c.wait_for("only the ready replica answering",
+                      lambda: answers() == {pods[1]}, timeout=10)
+    c.exec("other", pods[0], "touch", "/ready")
+    c.wait_for("both replicas answering again", lambda: answers() == set(pods), timeout=20)
