@@ -115,11 +115,16 @@ def _probe_pods(host_dir: str) -> list[Obj]:
     return [live, ready, hooks, badhook, oom, forced, startup, deadline]
 
 
+def _fallback(p: Obj) -> Obj:
+    p["spec"]["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    return p
+
+
 PODS = [
     _config_pod(), _missing_volume_pod(), _missing_env_pod(),
     _pod("crash", "Always", "echo crashing; exit 1"),
     _pod("retry", "OnFailure", "if [ -f /d/x ]; then exit 0; fi; touch /d/x; exit 3"),
-    _pod("never", "Never", "exit 2"),
+    _fallback(_pod("never", "Never", "echo first; echo last words >&2; exit 2")),
     _pod("initretry", "Always", "trap 'exit 0' TERM; sleep 3600 & wait",
          init="if [ -f /d/i ]; then exit 0; fi; touch /d/i; exit 5"),
     _pod("nopull", "Always", "true", image=MISSING_IMAGE),
@@ -223,6 +228,8 @@ def test_never_fails_without_restart(cluster: Cluster) -> None:
     assert (cs["restartCount"], cs["lastState"]) == (0, {})
     assert (cs["state"]["terminated"]["exitCode"], cs["state"]["terminated"]["reason"]) == \
         (2, "Error")
+    # terminationMessagePolicy FallbackToLogsOnError: the end of the log
+    assert cs["state"]["terminated"]["message"] == "first\nlast words\n"
 
 
 def test_failed_init_container_is_restarted(cluster: Cluster) -> None:

@@ -62,7 +62,7 @@ from kubepy.kubelet.images.pull import PullAction, default_pull_policy, never_pu
 from kubepy.kubelet.images.store import Image, ImageStore
 from kubepy.kubelet.network import CNIError, NetNSManager, PodNetwork, port_mappings, \
     sandbox_netns_name
-from kubepy.kubelet.pods import checkpoint, files, snapshot
+from kubepy.kubelet.pods import checkpoint, crilog, files, snapshot
 from kubepy.kubelet.pods.mounts import container_mounts, volume_dirs
 from kubepy.kubelet.volumes.manager import read_only_volumes
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, container_statuses, \
@@ -508,6 +508,15 @@ class PodRuntime:
                 record.message = f.read(TERMINATION_MESSAGE_LIMIT)
         except OSError:
             pass
+        if not record.message and record.exit_code != 0 and \
+                _message_policy(state.pod, record.name) == "FallbackToLogsOnError":
+            try:
+                with open(self.log_path(state.pod, record.name, record.restart_count),
+                          errors="replace") as f:
+                    f.seek(max(0, os.fstat(f.fileno()).st_size - 64 * 1024))
+                    record.message = crilog.log_tail(f.read())
+            except OSError:
+                pass
         record.phase = ContainerPhase.EXITED
         if self.conmon is not None:
             try:
@@ -669,6 +678,14 @@ class PodRuntime:
     def _discard_bundle(bundle: str) -> None:
         snapshot.unmount(os.path.join(bundle, "rootfs"))
         remove_bundle(bundle)
+
+
+def _message_policy(pod: Obj, name: str) -> str:
+    spec = pod.get("spec") or {}
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        if c.get("name") == name:
+            return str(c.get("terminationMessagePolicy") or "File")
+    return "File"
 
 
 async def _wait_foreign(pid: int) -> int | None:
