@@ -533,3 +533,26 @@ def test_unready_pod_stops_receiving_traffic(cluster: Cluster, web: list[Obj]) -
                       lambda: answers() == {pods[1]}, timeout=10)
     c.exec("other", pods[0], "touch", "/ready")
     c.wait_for("both replicas answering again", lambda: answers() == set(pods), timeout=20)
+
+
+def test_traffic_keeps_flowing_while_the_agent_restarts(cluster: Cluster,
+                                                        web: list[Obj]) -> None:
+    """The proxy leaves its rules when the agent dies; ``kubepy server`` restarts the agent,
+    whose first (full) sync rewrites the same rules."""
+    from kubepy.cli.killall import cmdlines
+
+    c = cluster
+    agents = [pid for pid, argv in cmdlines().items()
+              if "agent" in argv[:4] and str(c.data) in argv]
+    assert len(agents) == 1, agents
+    web_ip = c.get("service", "web", "-n", "other")["spec"]["clusterIP"]
+    os.kill(agents[0], 9)
+    hostnames = {p["metadata"]["name"] for p in web}
+    for _ in range(5):  # the agent is down (restarted after a 1 s back-off)
+        assert (c.fetch("other", "client", f"http://{web_ip}") or "").strip() in hostnames
+    c.wait_for("a new agent", lambda: [
+        pid for pid, argv in cmdlines().items()
+        if "agent" in argv[:4] and str(c.data) in argv and pid != agents[0]], timeout=30)
+    c.wait_for("names still answering with the new agent", lambda: c.fetch(
+        "other", "client", "http://web.other") is not None, timeout=20)
+    assert (c.fetch("other", "client", f"http://{web_ip}") or "").strip() in hostnames
