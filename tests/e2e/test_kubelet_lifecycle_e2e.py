@@ -87,7 +87,9 @@ def _exec(*argv: str) -> Obj:
 def _probe_pods(host_dir: str) -> list[Obj]:
     live = _pod("live", "Always", "touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 3600")
     live["spec"]["containers"][0]["livenessProbe"] = {
-        **_exec("cat", "/tmp/ok"), "periodSeconds": 1, "failureThreshold": 1}
+        **_exec("cat", "/tmp/ok"), "periodSeconds": 1, "failureThreshold": 1,
+        "terminationGracePeriodSeconds": 1}   # the kill waits 1 s, not the pod's 60
+    live["spec"]["terminationGracePeriodSeconds"] = 60
     ready = _pod("ready", "Always", "trap 'exit 0' TERM; sleep 3600 & wait")
     ready["spec"]["containers"][0]["readinessProbe"] = {
         **_exec("test", "-f", "/d/ready"), "periodSeconds": 1}
@@ -155,7 +157,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.kubectl("apply", "-f", str(manifest))
         yield c
     finally:
-        c.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=40s", check=False)
+        c.kubectl("delete", "pods", "--all", "--grace-period=1", "--wait=true", "--timeout=40s",
+                  check=False)
         ports = bridge_ports(c.bridge)
         c.stop_agent()
         server.stop()

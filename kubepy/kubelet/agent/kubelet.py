@@ -437,7 +437,7 @@ class Agent:
                     self._event(pod, "Normal", "BackOff", actions.image_backoff[name])
                     self._event(pod, "Warning", "Failed", "Error: ImagePullBackOff")
         for kill in actions.kill:
-            await self.runtime.kill_container(state, kill.name, _grace(pod),
+            await self.runtime.kill_container(state, kill.name, _probe_grace(pod, kill.name),
                                               message=kill.message)
             requeue = 0.0
         for start in actions.start:
@@ -473,6 +473,9 @@ class Agent:
         while True:
             await self.clock.sleep(VOLUME_REFRESH)
             self._probe_events()     # repeated failures that changed no result
+            now = self.clock.now().timestamp()
+            self.backoff.gc(now)
+            self.image_backoff.gc(now)
             for uid, state in list(self.states.items()):
                 if self.runtime is None or uid not in self.runtime.pods or state.stopping:
                     continue
@@ -680,6 +683,18 @@ class Agent:
 def _grace(pod: Obj) -> float:
     value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
     return float(DEFAULT_GRACE if value is None else value)
+
+
+def _probe_grace(pod: Obj, name: str) -> float:
+    """The grace period of a kill after a failed liveness/startup probe: the probe's own
+    ``terminationGracePeriodSeconds`` when set, else the pod's."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == name:
+            for field_ in ("livenessProbe", "startupProbe"):
+                value = (c.get(field_) or {}).get("terminationGracePeriodSeconds")
+                if value is not None:
+                    return float(value)
+    return _grace(pod)
 
 
 def _sooner(a: float | None, b: float) -> float:
