@@ -297,6 +297,18 @@ def _service_port_rules(rs: Ruleset, sp: ServicePort, node: NodeConfig) -> None:
             rules.append(["-j", external_policy_chain])
 
 
+_SHARED = {"filter": frozenset(FILTER_CHAINS), "nat": frozenset(NAT_CHAINS)}
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _fragment(sp: ServicePort, node: NodeConfig) -> Ruleset:
+    """One service port's rules: its own chains, and what it adds to the shared ones
+    (cached: between two syncs most service ports are unchanged)."""
+    rs = Ruleset(filter={c: [] for c in FILTER_CHAINS}, nat={c: [] for c in NAT_CHAINS})
+    _service_port_rules(rs, sp, node)
+    return rs
+
+
 def build(service_ports: Iterable[ServicePort], node: NodeConfig) -> Ruleset:
     """Every chain and rule the proxy owns for these service ports on this node."""
     rs = Ruleset()
@@ -326,7 +338,13 @@ def build(service_ports: Iterable[ServicePort], node: NodeConfig) -> Ruleset:
               "--random-fully"]]
     rs.nat[MARK_MASQ].append(["-j", "MARK", "--or-mark", MASQ_MARK])
     for sp in service_ports:
-        _service_port_rules(rs, sp, node)
+        frag = _fragment(sp, node)
+        for table, chains in rs.tables().items():
+            for chain, rules in frag.tables()[table].items():
+                if chain in chains and chain in _SHARED[table]:
+                    chains[chain] += rules
+                else:
+                    chains[chain] = rules  # shared with the cache: never mutated
     if node.node_ips:
         addresses = [*node.node_ips, *(["127.0.0.1"] if node.localhost_nodeports else [])]
         for ip in addresses:
