@@ -77,6 +77,7 @@ bridge="kpyc${tag}"; bridge="${bridge:0:15}"
 netns_dir="$work/netns"
 cgroup_parent="kubepy-pyclient-e2e-$tag"
 isolation=(--bridge "$bridge" --netns-dir "$netns_dir" --cgroup-parent "$cgroup_parent")
+suite_pid=""
 server_pid=""
 registry_pid=""
 holder_pid=""
@@ -95,6 +96,7 @@ in_ns() {      # run a command in the server's mount namespace (or here without 
     fi
 }
 cleanup() {
+    stop_pid "$suite_pid"
     stop_pid "$server_pid"
     if [[ "$agent" == 1 && -d "$work/data" ]]; then
         in_ns "$kubepy" killall --data-dir "$work/data" "${isolation[@]}" \
@@ -245,9 +247,13 @@ if [[ "${E2E_SKIP_KUBELET:-0}" == 1 ]]; then
     done
 fi
 cd "$work/suite"
+# (in the background: a SIGTERM to this script is handled at once, not after the suite)
 KUBECONFIG="$kubeconfig" "$python" -m pytest "${args[@]}" "$@" kubernetes/e2e_test \
-    >"$work/pytest.log" 2>&1
+    >"$work/pytest.log" 2>&1 &
+suite_pid=$!
+wait "$suite_pid"
 rc=$?
+suite_pid=""
 if [[ "$rc" != 0 && "$agent" == 1 ]]; then   # the node's view, for the failures
     { kubectl --kubeconfig "$kubeconfig" get pods -A -o wide
       kubectl --kubeconfig "$kubeconfig" get events -A; } >"$work/cluster.log" 2>&1

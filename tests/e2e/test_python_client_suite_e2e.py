@@ -62,12 +62,18 @@ def test_exec_and_portforward_tests_of_the_suite_pass(tmp_path: Path) -> None:
     env.pop("E2E_SKIP_KUBELET", None)
     env.pop("E2E_AGENT", None)
     env.pop("E2E_KEEP", None)
-    run = subprocess.run([str(SCRIPT), "--", "-k", selection, f"--junitxml={junit}"],
-                         env=env, capture_output=True, text=True, timeout=900)
-    report = f"rc={run.returncode}\n{run.stdout}\n{run.stderr}"
+    proc = subprocess.Popen([str(SCRIPT), "--", "-k", selection, f"--junitxml={junit}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        proc.terminate()            # the script's trap stops the suite, server, pods, registry
+        stdout, stderr = proc.communicate(timeout=180)
+        pytest.fail(f"the suite took over 900 s:\n{stdout}\n{stderr}")
+    report = f"rc={proc.returncode}\n{stdout}\n{stderr}"
     assert junit.exists(), f"the suite did not run:\n{report}"
     outcomes = _outcomes(junit)
     assert {name: outcomes.get(name, "not run") for name in EXPECTED} \
         == {name: "passed" for name in EXPECTED}, report
-    assert run.returncode == 0, report
+    assert proc.returncode == 0, report
     assert not list(tmp_path.glob("kubepy-pyclient-e2e.*")), "the script left its temp dir"
