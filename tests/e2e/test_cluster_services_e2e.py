@@ -5,7 +5,9 @@ imported into the agent's image store.
 
 From inside a pod (``runc exec`` in its container): ``web``, ``web.other`` and
 ``web.other.svc.cluster.local`` reach a Deployment's pods, spread over the replicas; a new
-Service answers and a deleted one stops answering within 1 s; headless Service and
+Service answers and a deleted one stops answering within 1 s; a pod whose readiness probe
+fails stops receiving traffic; traffic keeps flowing while the agent is killed and
+restarted; headless Service and
 StatefulSet pod names resolve to the pods' IPs; SRV and ExternalName CNAME answers come
 through the cluster DNS IP; dnsPolicy None writes exactly the configured resolv.conf. From
 the host: the NodePort answers on the node address and 127.0.0.1, a LoadBalancer Service
