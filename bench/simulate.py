@@ -431,6 +431,7 @@ def main() -> int:
         print(f"  {key:16} {shown:>9}  (target <= {target:.0f}s) {verdict}")
     print(f"  mode             {result.get('mode')}")
     print(f"  rss_mb           {result.get('rss_mb')}")
+    print(f"  idle cpu s/s     {result.get('idle_cpu_per_s')}")
     print(f"  cpu_s/1000 pods  {result.get('cpu_s_per_1000_pods')} (running), "
           f"{result.get('cpu_s_per_1000_pods_deleted')} (deleted)")
     if args.json:

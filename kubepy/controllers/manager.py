@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Awaitable, Callable, Iterable
 
+from kubepy.client import gcpolicy
 from kubepy.client.clock import REAL_CLOCK, Clock
 from kubepy.client.controller import Controller
 from kubepy.client.events import EventRecorder
@@ -157,6 +158,8 @@ async def run_controllers(ctx: ControllerContext, controllers: list[Controller],
     ctx.informers.start()
     if not await ctx.informers.wait_for_cache_sync(sync_timeout):
         log.warning("informer caches not synced after %ss; starting anyway", sync_timeout)
+    else:
+        gcpolicy.freeze()  # the listed objects stay out of the collector's scans
     log.info("caches synced; starting %d controllers: %s", len(controllers),
              ", ".join(c.name for c in controllers))
     tasks = [asyncio.create_task(c.run(), name=f"controller {c.name}") for c in controllers]
@@ -215,6 +218,7 @@ async def run_controller_manager(client: ApiClient,
     """The controller-manager: runs until cancelled. ``client`` holds the Lease;
     ``ctx_factory`` (default: ``new_context(client, config=config, clock=clock)``) gives
     each leadership term its own context."""
+    gcpolicy.tune()  # this process keeps large informer caches
     loaded = load_controller_modules(modules)
     report_modules(loaded)
     factory = ctx_factory or (lambda: new_context(client, config=config, clock=clock))

@@ -29,6 +29,7 @@ from typing import Any
 
 from kubepy import errors
 from kubepy.api.registry import Registry, ResourceType
+from kubepy.client import gcpolicy
 from kubepy.client.clock import REAL_CLOCK, Clock
 from kubepy.client.controller import Controller
 from kubepy.client.factory import SharedInformerFactory
@@ -71,6 +72,7 @@ class SimConfig:
         return self.lease_duration / 4
     workers: int = 16
     registration_concurrency: int = 32
+    tune_gc: bool = True  # kubepy.client.gcpolicy: thresholds, a freeze once registered
 
 
 def _retry_limiter() -> ItemExponentialFailureRateLimiter:
@@ -127,12 +129,16 @@ class NodeSimulator:
     async def start(self) -> None:
         """Register every node, then keep them alive and run their pods (returns once
         registration is done; the work continues in background tasks)."""
+        if self.config.tune_gc:
+            gcpolicy.tune()
         self.informers.start()
         loop = asyncio.get_running_loop()
         for q in (self.lease_queue, self.status_queue, self.pod_queue):
             self._tasks.append(loop.create_task(q.run(), name=q.name))
         await self.register_all()
         self.registered.set()
+        if self.config.tune_gc:
+            gcpolicy.freeze()  # the registered nodes stay out of the collector's scans
 
     async def stop(self) -> None:
         for q in (self.lease_queue, self.status_queue, self.pod_queue):
