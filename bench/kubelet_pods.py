@@ -36,6 +36,7 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -75,6 +76,7 @@ TAG = os.getpid()
 CLUSTER_CIDR = "10.229.0.0/16"      # the agent's pods (node IPAM gives it a /24 of this)
 STEPS_CIDR = "10.228.0.0/24"        # phase 1's own network
 LABEL = {"bench": f"kubelet-{TAG}"}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
@@ -177,18 +179,46 @@ async def kill_runc_root(root: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- phase 1
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children waited for so far."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds of *pid* plus its waited-for children (utime, stime, cutime, cstime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / CLK_TCK
+
+
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine (all cores) since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / CLK_TCK   # minus idle and iowait
+
+
 @dataclass
 class Steps:
-    samples: dict[str, list[float]] = field(default_factory=dict)
+    """Wall time and CPU time (this process and its reaped children: the runc, CNI plugin
+    and iptables processes; not conmon's own child runc, which is not ours) per step."""
 
-    def add(self, name: str, seconds: float) -> None:
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float, cpu: float | None = None) -> None:
         self.samples.setdefault(name, []).append(seconds)
+        if cpu is not None:
+            self.cpu.setdefault(name, []).append(cpu)
 
     @contextlib.asynccontextmanager
     async def timed(self, name: str) -> AsyncIterator[None]:
-        t = time.perf_counter()
+        c, t = cpu_seconds(), time.perf_counter()
         yield
-        self.add(name, time.perf_counter() - t)
+        self.add(name, time.perf_counter() - t, cpu_seconds() - c)
 
 
 class TimedRunner(PluginRunner):
@@ -249,13 +279,13 @@ async def phase_steps(tmp: Path, store: ImageStore, runs: int, server: ServerPro
             cid = f"bench-bare-{TAG}-{i}"
             # the container inherits stdio: a file, not a pipe that would never see EOF
             with open(bdir / "out", "wb") as out:
-                t = time.perf_counter()
+                c, t = cpu_seconds(), time.perf_counter()
                 r = await asyncio.create_subprocess_exec(
                     "runc", "--root", runc.root_dir, "run", "-d", "--pid-file",
                     str(bdir / "pid"), cid, cwd=str(bdir), stdin=subprocess.DEVNULL,
                     stdout=out, stderr=out)
                 await r.wait()
-                steps.add("bare runc run -d", time.perf_counter() - t)
+                steps.add("bare runc run -d", time.perf_counter() - t, cpu_seconds() - c)
             if r.returncode:
                 raise RuntimeError(f"runc run: {(bdir / 'out').read_text()}")
             await stop(runc, cid, int((bdir / "pid").read_text()), grace=0)
@@ -265,9 +295,9 @@ async def phase_steps(tmp: Path, store: ImageStore, runs: int, server: ServerPro
             # the kubelet's path, step by step
             uid = str(uuid.uuid4())
             p = bench_pod(f"steps{i}", uid)
-            async with steps.timed("netns create (unshare)"):
+            async with steps.timed("netns create + lo up"):
                 ns_path = await netns.create(f"kubepy-{uid}")
-            async with steps.timed("CNI ADD total (loopback + bridge,portmap)"):
+            async with steps.timed("CNI ADD total (PodNetwork.setup)"):
                 await network.setup(uid, "default", p["metadata"]["name"], ns_path, [])
             sid = secrets.token_hex(32)
             sb_dir = tmp / f"sb{i}"
@@ -325,7 +355,8 @@ async def phase_steps(tmp: Path, store: ImageStore, runs: int, server: ServerPro
         problems += cgroups.remove_cgroup(cg)
         if problems:
             print("steps cleanup problems:", problems, file=sys.stderr)
-    return {k: summary(v) for k, v in steps.samples.items()}
+    return {k: {**summary(v), "cpu_p50": pct(steps.cpu[k], 50) if k in steps.cpu else None}
+            for k, v in steps.samples.items()}
 
 
 def bare_spec(rootfs: str, cgroups_path: str) -> Obj:
@@ -511,10 +542,13 @@ async def phase_burst(node: Node, server: ServerProcess, client: ApiClient, watc
         starts[name] = time.monotonic()
         await client.create(PODS, bench_pod(name))
 
+    assert node.proc is not None
+    cpu0 = (proc_cpu(node.proc.pid), proc_cpu(server.proc.pid), machine_busy())
     t0 = time.monotonic()
     await asyncio.gather(*(create(n_) for n_ in names))
     await watch.wait(names, "running", 120)
     all_running = time.monotonic() - t0
+    cpu1 = (proc_cpu(node.proc.pid), proc_cpu(server.proc.pid), machine_busy())
     with contextlib.suppress(asyncio.TimeoutError):
         await watch.wait(names, "ready", 10)
     rows = {nm: marks_since(watch, nm, starts[nm]) for nm in names}
@@ -530,6 +564,9 @@ async def phase_burst(node: Node, server: ServerProcess, client: ApiClient, watc
     out: Obj = {m: summary([r[m] for r in rows.values() if m in r])
                 for m in ("bound", "agent", "running", "ready")}
     out["all_running_s"] = all_running
+    out["agent_cpu_s"] = cpu1[0] - cpu0[0]      # incl. its reaped children (runc, CNI, ...)
+    out["server_cpu_s"] = cpu1[1] - cpu0[1]
+    out["machine_busy_s"] = cpu1[2] - cpu0[2]   # all cores, everyone's
     out["agent_rss_mb"] = agent_rss / 1024
     out["conmon_count"] = len(conmons)
     out["conmon_rss_mb"] = conmon_rss / 1024
@@ -598,9 +635,11 @@ def print_report(res: Obj) -> None:
     if "steps" in res:
         st = res["steps"]
         base = st["bare runc run -d"]["p50"]
-        print(f"-- steps (no agent running; {res['steps_load']})  [x = p50 / bare runc run p50]")
+        print(f"-- steps (no agent running; {res['steps_load']})  [x = p50 / bare runc run p50;"
+              f" cpu = p50 CPU ms of this process + reaped children]")
         for name, s in st.items():
-            print(f"  {name:44s} {fmt(s)}  x{s['p50'] / base:5.2f}")
+            cpu = f"cpu {s['cpu_p50'] * 1000:6.1f}" if s.get("cpu_p50") is not None else ""
+            print(f"  {name:36s} {fmt(s)}  x{s['p50'] / base:5.2f} {cpu}")
     if "single" in res:
         print(f"-- single pod, created -> watch ({res['single_load_before']} .. "
               f"{res['single_load_after']})")
@@ -615,6 +654,9 @@ def print_report(res: Obj) -> None:
             print(f"  {m:16s} {fmt(b[m])}")
         print(f"  all Running after {b['all_running_s']:.2f} s; all deleted after "
               f"{b['delete_all_s']:.2f} s")
+        print(f"  CPU until all Running: agent+children {b['agent_cpu_s']:.2f} s, API server "
+              f"{b['server_cpu_s']:.2f} s; machine busy {b['machine_busy_s']:.2f} of "
+              f"{b['all_running_s'] * (os.cpu_count() or 1):.2f} core-s")
         print(f"  agent RSS {b['agent_rss_mb']:.1f} MB + {b['conmon_count']} conmon "
               f"{b['conmon_rss_mb']:.1f} MB; API server RSS {b['server_rss_mb']:.1f} MB "
               f"({b['server_processes']} processes); agent RSS after delete "
