@@ -114,7 +114,9 @@ def _probe_pods(host_dir: str) -> list[Obj]:
     deadline = _pod("deadline", "Always", "sleep 3600")
     deadline["spec"]["activeDeadlineSeconds"] = 4
     deadline["spec"]["terminationGracePeriodSeconds"] = 1
-    return [live, ready, hooks, badhook, oom, forced, startup, deadline]
+    sandboxed = _pod("sandboxed", "Always", "trap 'exit 0' TERM; sleep 3600 & wait",
+                     init="echo init >> /d/inits")
+    return [live, ready, hooks, badhook, oom, forced, startup, deadline, sandboxed]
 
 
 def _fallback(p: Obj) -> Obj:
@@ -382,6 +384,28 @@ def test_active_deadline_fails_the_pod(cluster: Cluster) -> None:
         "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
     term = st["containerStatuses"][0]["state"]["terminated"]
     assert term["exitCode"] == 137 and st["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_dead_sandbox_is_recreated(cluster: Cluster) -> None:
+    c = cluster
+    c.wait_for("sandboxed running", lambda: _container(c, "sandboxed")["state"].get("running"),
+               timeout=40)
+    uid = c.get("pod", "sandboxed")["metadata"]["uid"]
+    checkpoint = json.loads((c.agent_dir / "pods" / uid / "runtime.json").read_text())
+    sandbox = checkpoint["sandbox"]["id"]
+    subprocess.run(["runc", "--root", str(c.agent_dir / "runc"), "kill", sandbox, "KILL"],
+                   check=True)
+    cs = c.wait_for("a new sandbox and a restarted container", lambda: (
+        lambda s: s if s.get("restartCount") == 1 and s["state"].get("running") else None)(
+        _container(c, "sandboxed")), timeout=40, describe=lambda: _status(c, "sandboxed"))
+    assert cs["lastState"]["terminated"]["exitCode"] in (0, 137)
+    init = _status(c, "sandboxed")["initContainerStatuses"][0]
+    assert init["restartCount"] == 1 and init["state"]["terminated"]["exitCode"] == 0
+    assert (_empty_dir(c, "sandboxed") / "inits").read_text() == "init\ninit\n"
+    new = json.loads((c.agent_dir / "pods" / uid / "runtime.json").read_text())
+    assert new["sandbox"]["id"] != sandbox
+    assert ("SandboxChanged", "Pod sandbox changed, it will be killed and re-created.") in \
+        _events(c, "sandboxed")
 
 
 def test_forced_deletion_stops_at_once(cluster: Cluster) -> None:

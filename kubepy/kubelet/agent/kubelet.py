@@ -367,6 +367,10 @@ class Agent:
             pod, state = await self._start(key, pod)
         requeue: float | None = None
         if uid in self.runtime.pods and not state.stopping \
+                and state.phase not in podstatus.TERMINAL \
+                and state.sandbox_exit is not None and state.sandbox_exit.done():
+            state = await self._recreate_sandbox(state)
+        if uid in self.runtime.pods and not state.stopping \
                 and state.phase not in podstatus.TERMINAL:
             left = active_deadline(state.pod, state.started_at, self.clock.now().timestamp())
             if left == 0:
@@ -487,6 +491,36 @@ class Agent:
                     raise
                 except Exception as e:  # noqa: BLE001 - keep refreshing the others
                     log.warning("pod %s: refreshing volumes failed: %r", uid, e)
+
+    async def _recreate_sandbox(self, state: PodState) -> PodState:
+        """The sandbox died: kill the containers, and (unless restartPolicy Never keeps a pod
+        whose containers ran from restarting) start a new sandbox; init containers run again,
+        app containers restart through the usual actions."""
+        assert self.runtime is not None
+        pod, uid = state.pod, state.uid
+        self._event(pod, "Normal", "SandboxChanged",
+                    "Pod sandbox changed, it will be killed and re-created.")
+        self.probes.remove_pod(uid)
+        try:
+            await self.runtime.stop_pod(uid, _grace(pod))
+        except PodStopError as e:
+            log.warning("%s", e)
+        self._watched.difference_update(state.instances)
+        if state.sandbox is not None:
+            self._watched.discard(state.sandbox.id)
+        policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+        if policy == "Never" and (state.containers or state.init_containers):
+            return state                       # its containers' exits decide the phase
+        fresh = await self.runtime.start_sandbox(pod, volumes=state.volumes)
+        for name, old in state.init_containers.items():
+            fresh.init_containers[name] = ContainerRecord(
+                name=name, image=old.image, reason="PodInitializing",
+                restart_count=old.restart_count + 1, last=old)
+        fresh.containers.update(state.containers)
+        fresh.started_at = state.started_at
+        self.states[uid] = fresh
+        self.runtime.checkpoint(fresh)
+        return fresh
 
     async def _fail(self, state: PodState, reason: str, message: str) -> None:
         """Fail the pod (activeDeadlineSeconds): its containers are stopped with the grace
@@ -620,6 +654,10 @@ class Agent:
                           type_, reason, message)
 
     def _watch_exits(self, key: str, state: PodState) -> None:
+        sandbox, exited = state.sandbox, state.sandbox_exit
+        if sandbox is not None and exited is not None and sandbox.id not in self._watched:
+            self._watched.add(sandbox.id)
+            exited.add_done_callback(lambda _t, k=key: self.queue.enqueue_key(k))
         for cid, inst in state.instances.items():
             if cid not in self._watched:
                 self._watched.add(cid)
@@ -660,6 +698,8 @@ class Agent:
             self.runtime.remove_pod(target)
         if state is not None:
             self._watched.difference_update(state.instances)
+            if state.sandbox is not None:
+                self._watched.discard(state.sandbox.id)
 
     async def _post(self, pod: Obj, runtime_status: Obj, *, sandbox_ready: bool) -> Obj:
         """Write the pod's status if it changed; the pod as the server now has it."""
