@@ -20,6 +20,12 @@ reason and message as one recorded less than ``aggregation_window`` (10 min) ago
 repeat: the existing Event is PATCHed (strategic merge) with the new ``count`` and
 ``lastTimestamp`` instead of creating another. If that Event is gone (404), a new one is
 created with the accumulated count.
+
+Spam filter (client-go's ``EventSourceObjectSpamFilter``): each source (component, host)
+may write ``SPAM_BURST`` (25) events about one object (kind, namespace, name, uid,
+apiVersion), then one more every ``1 / SPAM_QPS`` (300) seconds; the rest are counted in
+``filtered`` and not written (a repeat still counts toward the Event's ``count``). So a
+ReplicaSet creating 1,000 pods writes 25 SuccessfulCreate Events, as on a real cluster.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ NORMAL, WARNING = "Normal", "Warning"
 AGGREGATION_WINDOW = 600.0
 QUEUE_CAPACITY = 1000
 CACHE_SIZE = 4096
+SPAM_BURST = 25
+SPAM_QPS = 1.0 / 300.0
 
 AggregateKey = tuple[str, str, str, str, str, str, str]
 
@@ -87,6 +95,38 @@ def aggregate_key(ref: Obj, type_: str, reason: str, message: str) -> AggregateK
             ref.get("name", ""), type_, reason, message)
 
 
+SpamKey = tuple[str, str, str, str, str]
+
+
+def spam_key(ref: Obj) -> SpamKey:
+    """Source + involved object (getSpamKey; the source is the recorder's own)."""
+    return (ref.get("kind", ""), ref.get("namespace", ""), ref.get("name", ""),
+            ref.get("uid", ""), ref.get("apiVersion", ""))
+
+
+class SpamFilter:
+    """A token bucket per involved object (``burst`` tokens, refilled at ``qps``), the
+    least recently used forgotten past ``size`` objects. Pure: time comes in."""
+
+    def __init__(self, burst: int = SPAM_BURST, qps: float = SPAM_QPS,
+                 size: int = CACHE_SIZE) -> None:
+        self.burst = burst
+        self.qps = qps
+        self.size = size
+        self._buckets: dict[SpamKey, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def allow(self, key: SpamKey, now: float) -> bool:
+        tokens, at = self._buckets.pop(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.qps)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        if len(self._buckets) >= self.size:  # dicts keep insertion order: oldest first
+            del self._buckets[next(iter(self._buckets))]
+        self._buckets[key] = (tokens, now)
+        return allowed
+
+
 @dataclass
 class _Seen:
     name: str
@@ -109,6 +149,8 @@ class EventRecorder:
         self._queue: asyncio.Queue[tuple[AggregateKey, Obj, bool] | None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
+        self.filtered = 0
+        self.spam_filter = SpamFilter()
         self._last_nanos = 0
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
@@ -131,7 +173,8 @@ class EventRecorder:
             seen.last_seen = now_mono
             ev = {**seen.event, "count": seen.count, "lastTimestamp": rfc3339(now)}
             seen.event = ev
-            self._enqueue(key, ev, True)
+            if self._spam_allows(ref, now_mono):
+                self._enqueue(key, ev, True)
             return
         nanos = int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1000
         nanos = self._last_nanos = max(nanos, self._last_nanos + 1)  # unique names
@@ -141,7 +184,14 @@ class EventRecorder:
             del self._seen[min(self._seen, key=lambda k: self._seen[k].last_seen)]
         self._seen[key] = _Seen(ev["metadata"]["name"], ev["metadata"]["namespace"], 1,
                                 ev["firstTimestamp"], now_mono, ev)
-        self._enqueue(key, ev, False)
+        if self._spam_allows(ref, now_mono):
+            self._enqueue(key, ev, False)
+
+    def _spam_allows(self, ref: Obj, now_mono: float) -> bool:
+        if self.spam_filter.allow(spam_key(ref), now_mono):
+            return True
+        self.filtered += 1
+        return False
 
     def _enqueue(self, key: AggregateKey, ev: Obj, repeat: bool) -> None:
         if self._queue is None:

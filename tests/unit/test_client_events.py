@@ -127,3 +127,36 @@ def test_failures_never_reach_the_caller() -> None:
         await rec.close()
         return len(api.calls)
     assert asyncio.run(go()) == 2
+
+
+SPAM_CASES = [
+    # (times in seconds of successive events about one object, which are allowed)
+    ("burst-of-25", [0.0] * 27, [True] * 25 + [False] * 2),
+    ("one-token-per-300s", [0.0] * 25 + [299.0, 300.0, 301.0, 600.0],
+     [True] * 25 + [False, True, False, True]),
+    ("full-after-long-quiet", [0.0] * 25 + [1e6] * 26, [True] * 25 + [True] * 25 + [False]),
+]
+
+
+@pytest.mark.parametrize("times,want", [c[1:] for c in SPAM_CASES], ids=[c[0] for c in SPAM_CASES])
+def test_spam_filter_token_bucket(times: list[float], want: list[bool]) -> None:
+    from kubepy.client.events import SpamFilter
+    f = SpamFilter()
+    assert [f.allow(("ReplicaSet", "shop", "web", "u-1", "apps/v1"), t) for t in times] == want
+    assert f.allow(("ReplicaSet", "shop", "other", "u-2", "apps/v1"), times[-1])  # per object
+
+
+def test_a_replicaset_creating_many_pods_writes_25_events_about_itself() -> None:
+    async def go() -> tuple[EventsEndpoint, EventRecorder]:
+        api = EventsEndpoint()
+        rec = EventRecorder(api, "replicaset-controller", clock=FakeClock())  # type: ignore[arg-type]
+        for i in range(40):
+            rec.event(RS, "Normal", "SuccessfulCreate", f"Created pod: web-7d4b9-{i:05d}")
+        rec.event(NODE, "Normal", "RegisteredNode", "Node n1 event: Registered Node n1")
+        await rec.close()
+        return api, rec
+    api, rec = asyncio.run(go())
+    created = [c[2]["message"] for c in api.calls if c[0] == "create"]
+    assert created == [f"Created pod: web-7d4b9-{i:05d}" for i in range(25)] + [
+        "Node n1 event: Registered Node n1"]
+    assert rec.filtered == 15
