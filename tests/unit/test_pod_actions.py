@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubepy.kubelet.pods.actions import active_deadline, compute_pod_actions, format_pod, \
-    should_restart
+    probe_kill_grace, should_restart, termination_grace, unhealthy_kill_message
 from kubepy.kubelet.pods.backoff import Backoff, container_key, image_key
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, container_status, \
     pod_phase
@@ -194,3 +194,31 @@ def test_active_deadline(deadline: int | None, started: float, now: float,
     if deadline is not None:
         p["spec"]["activeDeadlineSeconds"] = deadline
     assert active_deadline(p, started, now) == want
+
+
+@pytest.mark.parametrize("pod_grace,liveness,startup,want_pod,want_kill", [
+    (None, None, None, 30.0, 30.0), (5, None, None, 5.0, 5.0), (60, 1, None, 60.0, 1.0),
+    (60, None, 2, 60.0, 2.0), (0, None, None, 0.0, 0.0)],
+    ids=["defaults", "pod", "liveness-own", "startup-own", "zero"])
+def test_grace_periods(pod_grace: int | None, liveness: int | None, startup: int | None,
+                       want_pod: float, want_kill: float) -> None:
+    p = pod()
+    if pod_grace is not None:
+        p["spec"]["terminationGracePeriodSeconds"] = pod_grace
+    c = p["spec"]["containers"][0]
+    if liveness is not None:
+        c["livenessProbe"] = {"exec": {"command": ["true"]},
+                              "terminationGracePeriodSeconds": liveness}
+    if startup is not None:
+        c["startupProbe"] = {"exec": {"command": ["true"]},
+                             "terminationGracePeriodSeconds": startup}
+    assert termination_grace(p) == want_pod
+    assert probe_kill_grace(p, "a") == want_kill
+
+
+@pytest.mark.parametrize("policy,want", [
+    ("Always", "Container a failed liveness probe, will be restarted"),
+    ("OnFailure", "Container a failed liveness probe, will be restarted"),
+    ("Never", "Container a failed liveness probe")], ids=["always", "onfailure", "never"])
+def test_unhealthy_kill_message(policy: str, want: str) -> None:
+    assert unhealthy_kill_message(pod(policy), "Container a failed liveness probe") == want

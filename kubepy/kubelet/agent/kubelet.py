@@ -58,7 +58,7 @@ from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.network.cni import BRIDGE_NAME, NETWORK_NAME
 from kubepy.client.events import EventRecorder
 from kubepy.kubelet.pods.actions import DEADLINE_EXCEEDED, DEADLINE_MESSAGE, active_deadline, \
-    compute_pod_actions, format_pod
+    compute_pod_actions, format_pod, probe_kill_grace, termination_grace, unhealthy_kill_message
 from kubepy.kubelet.pods.backoff import Backoff, image_key, pod_key_prefix
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, rfc3339
 from kubepy.kubelet.prober import ExecSync, ProbeManager, ProbeResult, run_post_start, \
@@ -79,7 +79,6 @@ NODES: ResourceType = _REGISTRY.get("", "v1", "nodes")  # type: ignore[assignmen
 PODS: ResourceType = _REGISTRY.get("", "v1", "pods")  # type: ignore[assignment]
 LEASES: ResourceType = _REGISTRY.get("coordination.k8s.io", "v1", "leases")  # type: ignore[assignment]
 SERVICES: ResourceType = _REGISTRY.get("", "v1", "services")  # type: ignore[assignment]
-DEFAULT_GRACE = 30
 CREATE_RETRY = 10.0       # a container that could not be created is tried again after this
 KUBELET_ADDRESS = "0.0.0.0"    # the kubelet API listens on every address, as the kubelet does
 VOLUME_REFRESH = 5.0      # configMap/secret volumes of running pods are re-projected this often
@@ -349,10 +348,8 @@ class Agent:
         uid = meta["uid"]
         if meta.get("deletionTimestamp"):
             grace = meta.get("deletionGracePeriodSeconds")
-            if grace is None:
-                grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds",
-                                                    DEFAULT_GRACE)
-            await self._terminate(uid, pod, float(grace))
+            await self._terminate(uid, pod, termination_grace(pod) if grace is None
+                                  else float(grace))
             try:
                 await self.client.delete(PODS, meta["name"], meta["namespace"],
                                          grace_period_seconds=0, preconditions={"uid": uid})
@@ -441,7 +438,7 @@ class Agent:
                     self._event(pod, "Normal", "BackOff", actions.image_backoff[name])
                     self._event(pod, "Warning", "Failed", "Error: ImagePullBackOff")
         for kill in actions.kill:
-            await self.runtime.kill_container(state, kill.name, _probe_grace(pod, kill.name),
+            await self.runtime.kill_container(state, kill.name, probe_kill_grace(pod, kill.name),
                                               message=kill.message)
             requeue = 0.0
         for start in actions.start:
@@ -502,7 +499,7 @@ class Agent:
                     "Pod sandbox changed, it will be killed and re-created.")
         self.probes.remove_pod(uid)
         try:
-            await self.runtime.stop_pod(uid, _grace(pod))
+            await self.runtime.stop_pod(uid, termination_grace(pod))
         except PodStopError as e:
             log.warning("%s", e)
         self._watched.difference_update(state.instances)
@@ -528,7 +525,7 @@ class Agent:
         assert self.runtime is not None
         state.failure = (reason, message)
         self._event(state.pod, "Warning", reason, message)
-        grace = _grace(state.pod)
+        grace = termination_grace(state.pod)
         await asyncio.gather(*(self.runtime.kill_container(state, name, grace)
                                for name, r in state.containers.items()
                                if r.phase is ContainerPhase.RUNNING),
@@ -540,14 +537,13 @@ class Agent:
     def _unhealthy(self, state: PodState) -> dict[str, str]:
         """Running containers whose liveness (or startup) probe failed: name -> the Killing
         message ("Container c failed liveness probe, will be restarted")."""
-        policy = (state.pod.get("spec") or {}).get("restartPolicy") or "Always"
         out: dict[str, str] = {}
         for name, record in state.containers.items():
             if record.phase is not ContainerPhase.RUNNING:
                 continue
             failed = self.probes.liveness_failed(state.uid, name)
             if failed:
-                out[name] = failed + (", will be restarted" if policy != "Never" else "")
+                out[name] = unhealthy_kill_message(state.pod, failed)
         return out
 
     def _state_of(self, namespace: str, name: str) -> PodState | None:
@@ -602,7 +598,7 @@ class Agent:
             if result is not ProbeResult.SUCCESS:
                 log.info("pod %s: postStart of %s failed: %s", state.uid, name, message)
                 self._event(state.pod, "Warning", "FailedPostStartHook", "PostStartHook failed")
-                await self.runtime.kill_container(state, name, _grace(state.pod),
+                await self.runtime.kill_container(state, name, termination_grace(state.pod),
                                                   message="FailedPostStartHook")
                 return
         self._add_probes(state, name)
@@ -718,23 +714,6 @@ class Agent:
             key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
             self.queue.enqueue_after(key, 0.1)
         return pod
-
-
-def _grace(pod: Obj) -> float:
-    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
-    return float(DEFAULT_GRACE if value is None else value)
-
-
-def _probe_grace(pod: Obj, name: str) -> float:
-    """The grace period of a kill after a failed liveness/startup probe: the probe's own
-    ``terminationGracePeriodSeconds`` when set, else the pod's."""
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        if c.get("name") == name:
-            for field_ in ("livenessProbe", "startupProbe"):
-                value = (c.get(field_) or {}).get("terminationGracePeriodSeconds")
-                if value is not None:
-                    return float(value)
-    return _grace(pod)
 
 
 def _sooner(a: float | None, b: float) -> float:

@@ -152,3 +152,31 @@ def active_deadline(pod: Obj, started_at: float, now: float) -> float | None:
     if deadline is None:
         return None
     return max(0.0, started_at + float(deadline) - now)
+
+
+DEFAULT_GRACE = 30.0
+
+
+def termination_grace(pod: Obj) -> float:
+    """The pod's ``terminationGracePeriodSeconds`` (30 when unset)."""
+    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return DEFAULT_GRACE if value is None else float(value)
+
+
+def probe_kill_grace(pod: Obj, name: str) -> float:
+    """The grace period of a kill after a failed liveness/startup probe: the probe's own
+    ``terminationGracePeriodSeconds`` when set, else the pod's."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == name:
+            for field_ in ("livenessProbe", "startupProbe"):
+                value = (c.get(field_) or {}).get("terminationGracePeriodSeconds")
+                if value is not None:
+                    return float(value)
+    return termination_grace(pod)
+
+
+def unhealthy_kill_message(pod: Obj, failure: str) -> str:
+    """The Killing message for a probe failure ("Container c failed liveness probe"): the
+    kubelet adds ", will be restarted" unless restartPolicy is Never."""
+    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    return failure + (", will be restarted" if policy != "Never" else "")
