@@ -195,6 +195,7 @@ def test_agent_runs_pods_for_kubectl(cluster: Cluster) -> None:
     assert info["containerRuntimeVersion"].startswith("runc://")
     assert info["kernelVersion"] == os.uname().release
     assert node["status"]["capacity"]["pods"] == "110"
+    assert any(IMAGE in i["names"] and i["sizeBytes"] > 0 for i in node["status"]["images"])
     assert int(node["status"]["capacity"]["cpu"]) >= 1
     assert node["status"]["addresses"][0] == {"type": "InternalIP", "address": "127.0.0.1"}
     lease = c.get("lease", NODE, "-n", "kube-node-lease")

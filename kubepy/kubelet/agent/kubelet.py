@@ -247,7 +247,8 @@ class Agent:
         assert self.facts is not None
         return nodeinfo.node_status(self.config.node_name, self.facts, self.config.node_ip,
                                     self.kubelet_version, old, self.clock.now(),
-                                    kubelet_port=self.kubelet_port)
+                                    kubelet_port=self.kubelet_port,
+                                    images=nodeinfo.node_images(list(self.images.list())))
 
     async def _register(self) -> None:
         assert self.facts is not None

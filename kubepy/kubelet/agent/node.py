@@ -24,6 +24,8 @@ from kubepy.kubelet.simulated.nodes import KUBELET_PORT, node_conditions
 Obj = dict[str, Any]
 
 MAX_PODS = 110
+MAX_IMAGES = 50                           # the kubelet's nodeStatusMaxImages
+MAX_IMAGE_NAMES = 5                       # names per image in node status
 EVICTION_MEMORY_KI = 100 * 1024           # memory.available<100Mi
 EVICTION_NODEFS_PERCENT = 10              # nodefs.available<10%
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
@@ -94,11 +96,25 @@ def node_labels(name: str, facts: MachineFacts, extra: dict[str, str] | None = N
     return labels
 
 
+def node_images(images: list[Any]) -> list[Obj]:
+    """``status.images`` as the kubelet reports it: the biggest ``MAX_IMAGES`` images first,
+    each with its repo digests then repo tags (at most ``MAX_IMAGE_NAMES``) and its size."""
+    ordered = sorted(images, key=lambda i: (-int(i.get("size") or 0), i.get("id", "")))
+    out = []
+    for image in ordered[:MAX_IMAGES]:
+        names = [*image.get("repo_digests", []), *image.get("repo_tags", [])][:MAX_IMAGE_NAMES]
+        if names:
+            out.append({"names": names, "sizeBytes": int(image.get("size") or 0)})
+    return out
+
+
 def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
-                old: Obj | None, now: datetime, *, kubelet_port: int = KUBELET_PORT) -> Obj:
+                old: Obj | None, now: datetime, *, kubelet_port: int = KUBELET_PORT,
+                images: list[Obj] | None = None) -> Obj:
     """The status this kubelet posts (``old``: the node's current status, if any; fields
-    other writers own, such as ``images`` or volumes, are kept); ``kubelet_port`` is the
-    port the kubelet API really listens on (``daemonEndpoints``)."""
+    other writers own, such as volumes, are kept); ``kubelet_port`` is the port the kubelet
+    API really listens on (``daemonEndpoints``); ``images`` (``node_images``) replaces
+    ``status.images`` when given."""
     status: Obj = dict(old or {})
     status["capacity"] = capacity(facts)
     status["allocatable"] = allocatable(facts)
@@ -114,6 +130,8 @@ def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: s
         "kubeletVersion": kubelet_version, "kubeProxyVersion": kubelet_version,
         "operatingSystem": "linux", "architecture": facts.architecture,
     }
+    if images is not None:
+        status["images"] = images
     status.setdefault("images", [])
     return status
 
