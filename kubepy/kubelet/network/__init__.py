@@ -2,7 +2,8 @@
 
 ``cni`` builds configuration and parses results (pure), ``invoke`` runs plugins and chains a
 configuration list as libcni does, ``netns`` pins pod network namespaces, ``iptables`` finds
-leftover nat rules, and ``manager.PodNetwork`` is what the kubelet uses.
+leftover nat rules, ``process`` execs helper programs off the event loop, and
+``manager.PodNetwork`` is what the kubelet uses.
 """
 
 from kubepy.kubelet.network.cni import PodIPs, build_conflist, port_mappings

@@ -1,8 +1,8 @@
 """Running CNI plugins (the I/O half of libcni).
 
-``PluginRunner`` executes one plugin binary the way the CNI spec describes: parameters in
-``CNI_*`` environment variables, the network configuration on stdin, a JSON result (or a JSON
-error object and a non-zero exit) on stdout. ``add_network_list``/``check_network_list``/
+``PluginRunner`` executes one plugin binary (``process.run_process``) the way the CNI spec
+describes: parameters in ``CNI_*`` environment variables, the network configuration on stdin,
+a JSON result (or a JSON error object and a non-zero exit) on stdout. ``add_network_list``/``check_network_list``/
 ``del_network_list`` walk a configuration list as libcni does: ADD and CHECK in list order,
 each ADD feeding its result to the next plugin as ``prevResult``; DEL in reverse order with the
 cached final ADD result as ``prevResult``. ``ResultCache`` keeps, per (container, interface),
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kubepy.kubelet.network.cni import parse_error, plugin_stdin
+from kubepy.kubelet.network.process import run_process
 
 PLUGIN_TIMEOUT = 60.0
 
@@ -67,17 +68,12 @@ class PluginRunner:
         if command != "VERSION":
             env.update(CNI_CONTAINERID=container_id, CNI_NETNS=netns, CNI_IFNAME=ifname,
                        CNI_ARGS=args)
-        proc = await asyncio.create_subprocess_exec(
-            path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env)
         try:
-            out, err = await asyncio.wait_for(proc.communicate(json.dumps(conf).encode()),
-                                              self.timeout)
+            returncode, out, err = await run_process(
+                [path], stdin=json.dumps(conf).encode(), env=env, timeout=self.timeout)
         except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
             raise CNIError(plugin_type, command, 999, f"timed out after {self.timeout}s")
-        if proc.returncode != 0:
+        if returncode != 0:
             code, msg, details = parse_error(out or err)
             raise CNIError(plugin_type, command, code, msg or err.decode(errors="replace"),
                            details)

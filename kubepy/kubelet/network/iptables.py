@@ -17,11 +17,11 @@ to a chain being removed, then flush, then delete the chains.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from typing import Iterable
 
 from kubepy.kubelet.network.cni import PORTMAP_SHARED_CHAINS
+from kubepy.kubelet.network.process import run_process
 
 TABLE = "nat"
 
@@ -82,10 +82,8 @@ def cleanup_commands(save_text: str, network: str,
 
 
 async def _run(*argv: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode(errors="replace")
+    rc, out, err = await run_process(list(argv))
+    return rc, (out + err).decode(errors="replace")
 
 
 async def run(*args: str) -> tuple[int, str]:

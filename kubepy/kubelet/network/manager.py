@@ -40,6 +40,7 @@ from kubepy.kubelet.network.invoke import (
     del_network_list,
 )
 from kubepy.kubelet.network.netns import NetNSManager, loopback_up
+from kubepy.kubelet.network.process import run_process
 
 POD_IFNAME = "eth0"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
@@ -203,11 +204,9 @@ class PodNetwork:
         self._masquerading = None
         bridge = self._bridge_plugin()
         if delete_bridge:
-            proc = await asyncio.create_subprocess_exec(
-                "ip", "link", "delete", bridge["bridge"], "type", "bridge",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-            _, err = await proc.communicate()
-            if proc.returncode != 0 and b"Cannot find device" not in err:
+            rc, _, err = await run_process(["ip", "link", "delete", bridge["bridge"], "type",
+                                            "bridge"])
+            if rc != 0 and b"Cannot find device" not in err:
                 problems.append(f"ip link delete {bridge['bridge']}: {err.decode().strip()}")
         data_dir = bridge.get("ipam", {}).get("dataDir")
         if data_dir:
