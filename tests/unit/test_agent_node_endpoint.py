@@ -45,6 +45,8 @@ def test_node_images_biggest_first_with_digests_then_tags() -> None:
     assert got[0]["names"][0] == f"docker.io/library/i2@sha256:{2:064x}"
     assert got[0]["names"][1:] == [f"docker.io/library/i2:t{t}" for t in range(4)]
     assert len(node.node_images([_image(i, i) for i in range(60)])) == 50
+    registered = node.new_node("n1", FACTS, "192.0.2.7", "v1.32.0", NOW, images=got)
+    assert registered["status"]["images"] == got
     status = node.node_status("n1", FACTS, "192.0.2.7", "v1.32.0", {"images": [{"x": 1}]}, NOW,
                               images=got)
     assert status["images"] == got

@@ -255,7 +255,8 @@ class Agent:
         cfg = self.config
         body = nodeinfo.new_node(cfg.node_name, self.facts, cfg.node_ip, self.kubelet_version,
                                  self.clock.now(), labels=cfg.node_labels,
-                                 kubelet_port=self.kubelet_port)
+                                 kubelet_port=self.kubelet_port,
+                                 images=nodeinfo.node_images(list(self.images.list())))
         delay = 0.5
         while True:
             try:

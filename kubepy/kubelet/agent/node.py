@@ -138,7 +138,8 @@ def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: s
 
 def new_node(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
              now: datetime, *, labels: dict[str, str] | None = None,
-             taints: list[Obj] | None = None, kubelet_port: int = KUBELET_PORT) -> Obj:
+             taints: list[Obj] | None = None, kubelet_port: int = KUBELET_PORT,
+             images: list[Obj] | None = None) -> Obj:
     node: Obj = {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": node_labels(name, facts, labels),
@@ -147,7 +148,7 @@ def new_node(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
                                          "true"}},
         "spec": {},
         "status": node_status(name, facts, node_ip, kubelet_version, None, now,
-                              kubelet_port=kubelet_port),
+                              kubelet_port=kubelet_port, images=images),
     }
     if taints:
         node["spec"]["taints"] = [dict(t) for t in taints]
