@@ -450,7 +450,8 @@ def test_agent_restart_keeps_running_pods_and_reports_exits(cluster: Cluster) ->
                  "exit 7"),
             _pod("restartsdown", "Always", wait + "while [ ! -f /d/exit ]; do sleep 0.2; "
                  "done; rm /d/exit; exit 9"),
-            _pod("deleteddown", "Always", wait + "sleep 3600 & wait")]
+            _pod("deleteddown", "Always", wait + "sleep 3600 & wait"),
+            _pod("orphaned", "Always", wait + "sleep 3600 & wait")]
     manifest = c.tmp / "restart.json"
     manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": pods}))
     c.kubectl("apply", "-f", str(manifest))
@@ -467,6 +468,14 @@ def test_agent_restart_keeps_running_pods_and_reports_exits(cluster: Cluster) ->
         (_empty_dir(c, name) / "exit").touch()
     deleted_uid = c.get("pod", "deleteddown")["metadata"]["uid"]
     c.kubectl("delete", "pod", "deleteddown", "--wait=false")
+    # "orphaned": as if the agent died between creating its container and recording it
+    orphan_uid = c.get("pod", "orphaned")["metadata"]["uid"]
+    cp_path = c.agent_dir / "pods" / orphan_uid / "runtime.json"
+    cp = json.loads(cp_path.read_text())
+    cp["containers"]["orphaned"] = {"name": "orphaned", "phase": "waiting",
+                                    "reason": "ContainerCreating"}
+    cp["instances"] = []
+    cp_path.write_text(json.dumps(cp))
     time.sleep(1.0)                               # the exits happen while no agent runs
 
     c.start_agent()
@@ -485,6 +494,13 @@ def test_agent_restart_keeps_running_pods_and_reports_exits(cluster: Cluster) ->
     c.wait_for("deleteddown gone", lambda: "deleteddown" not in c.kubectl(
         "get", "pods", "-o", "name"), timeout=30)
     assert not (c.agent_dir / "pods" / deleted_uid).exists()
+
+    orphan_id = before["orphaned"].split("://")[1]
+    cs = c.wait_for("orphaned running a new container", lambda: (
+        lambda s: s if s["state"].get("running") and s["containerID"] != before["orphaned"]
+        else None)(_container(c, "orphaned")), timeout=40)
+    assert cs["restartCount"] == 0
+    assert orphan_id not in _runc_ids(c)           # the unrecorded one was removed
 
     survivor = _container(c, "survivor")
     assert survivor["containerID"] == before["survivor"]    # not restarted, not duplicated

@@ -49,6 +49,7 @@ On disk, under ``data_dir``::
 from __future__ import annotations
 
 import asyncio
+import glob
 import json
 import os
 import secrets
@@ -565,8 +566,9 @@ class PodRuntime:
     async def recover(self) -> list[PodState]:
         """Take over the pods an earlier process left running (their ``runtime.json``):
         running containers are watched again (not restarted), exits that happened meanwhile
-        are recorded from conmon's exit files. Pods without a readable checkpoint are left
-        alone (``remove_pod`` / killall clean them)."""
+        are recorded from conmon's exit files, containers no checkpoint names are removed.
+        Pods without a readable checkpoint are left alone (``remove_pod`` / killall clean
+        them)."""
         root = os.path.join(self.data_dir, "pods")
         found: list[PodState] = []
         for uid in sorted(os.listdir(root)) if os.path.isdir(root) else []:
@@ -601,7 +603,27 @@ class PodRuntime:
                     name=info.name, init=info.init)
             self.pods[uid] = state
             found.append(state)
+        await self._remove_orphans(found)
         return found
+
+    async def _remove_orphans(self, states: list[PodState]) -> None:
+        """Containers conmon knows of that no checkpoint names (an earlier process stopped
+        between creating them and recording them) are stopped and removed: their pods' syncs
+        start them again, so none runs twice."""
+        if self.conmon is None:
+            return
+        recorded = {cid for st in states for cid in st.instances}
+        recorded |= {st.sandbox.id for st in self.pods.values() if st.sandbox is not None}
+        for cid in self.conmon.known():
+            if cid in recorded or any(cid in st.instances for st in self.pods.values()):
+                continue
+            try:
+                await self.conmon.stop(cid, 0)
+                await self.conmon.remove(cid)
+            except (RuncError, OSError):
+                pass
+            for bundle in glob.glob(os.path.join(self.data_dir, "pods", "*", "containers", cid)):
+                self._discard_bundle(bundle)
 
     async def _running_pid(self, container_id: str) -> int:
         try:
