@@ -88,7 +88,7 @@ def count_matching(node: NodeInfo, selector: LabelSelector, namespace: str,
     if count is None:
         count = sum(1 for p in node.pods.values() if p.namespace == namespace
                     and not p.terminating and selector.matches(p.labels))
-        node.memo[key] = count  # type: ignore[index]
+        node.memo[key] = count
     return count
 
 
@@ -312,8 +312,8 @@ class PodTopologySpread:
 
     def normalize_scores(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                          scores: list[int]) -> list[int]:
-        s: _ScoreState | None = state.read(_PRE_SCORE)
-        ignored = s.ignored if s is not None else set()
+        pre: _ScoreState | None = state.read(_PRE_SCORE)
+        ignored = pre.ignored if pre is not None else set()
         valid = [s for n, s in zip(nodes, scores) if n.name not in ignored]
         if not valid:
             return [0] * len(scores)
