@@ -1,7 +1,7 @@
-"""``FileStderrConmonRunner._spawn`` returns once conmon's first process has exited and the
-sync pipe said the pid, even while a daemonized process still holds conmon's stderr (as
-conmon's daemon does under uvloop), and reports conmon's own failure with its stderr. A
-bash script stands in for conmon."""
+"""``ConmonRunner._spawn`` under uvloop (the loop ``kubepy agent`` runs on) returns once
+conmon's first process has exited and the sync pipe said the pid, even while a daemonized
+process still holds conmon's stderr (as conmon's daemon does under uvloop), and reports
+conmon's own failure with its stderr. A bash script stands in for conmon."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from kubepy.kubelet.pods.conmon_spawn import FileStderrConmonRunner
-from kubepy.kubelet.runtime.conmon import ConmonError, ContainerMeta
+from kubepy.kubelet.runtime.conmon import ConmonError, ConmonRunner, ContainerMeta
 from kubepy.kubelet.runtime.runc import Runc
 
 DAEMONIZING = """#!/bin/bash
@@ -31,8 +30,7 @@ def _spawn(tmp: Path, script: str) -> int:
     fake = tmp / "conmon"
     fake.write_text(script)
     fake.chmod(0o755)
-    runner = FileStderrConmonRunner(Runc(str(tmp / "runc")), str(tmp / "state"),
-                                    conmon=str(fake))
+    runner = ConmonRunner(Runc(str(tmp / "runc")), str(tmp / "state"), conmon=str(fake))
     meta = ContainerMeta(bundle=str(tmp), log_path=str(tmp / "log"), cgroups_path="",
                          stdin=False, stdin_once=False, tty=False)
     return uvloop.run(asyncio.wait_for(runner._spawn("c1", meta), 4))

@@ -64,9 +64,9 @@ from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, rfc3339
 from kubepy.kubelet.prober import ExecSync, ProbeManager, ProbeResult, run_post_start, \
     run_pre_stop
 from kubepy.kubelet.pods.worker import PodRuntime, PodStartError, PodState, PodStopError
-from kubepy.kubelet.pods.conmon_spawn import FileStderrConmonRunner
 from kubepy.kubelet.agent.streaming import AgentStreamingRuntime
 from kubepy.kubelet.server import KubeletServer
+from kubepy.kubelet.runtime.conmon import ConmonRunner
 from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
 from kubepy.kubelet.simulated import nodes as simnodes
 from kubepy.kubelet.volumes import VolumeError, VolumeManager, resolve_env
@@ -207,7 +207,7 @@ class Agent:
             watcher=ExitWatcher(), cgroup_parent=cfg.cgroup_parent,
             cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
             host_ip=cfg.node_ip, pull=pull, recorder=self._event, env=self._resolve_env,
-            conmon=FileStderrConmonRunner(self.runc, str(cfg.data_dir / "conmon")))
+            conmon=ConmonRunner(self.runc, str(cfg.data_dir / "conmon")))
 
     async def stop(self) -> None:
         """End the loops; pods keep running."""

@@ -3,6 +3,5 @@
 layers), ``status`` (containerStatuses and phase from container records; pure), ``actions``
 (what a sync does next: starts, restarts, kills, back-off; pure), ``backoff`` (the crash-loop
 and image-pull back-off; pure), ``checkpoint`` (the pod's runtime state on disk; pure),
-``crilog`` (the end of a CRI log as a termination message; pure), ``conmon_spawn`` (conmon
-started with its stderr in a file) and ``worker`` (``PodRuntime``: sandbox, network,
-containers under conmon, stop, cleanup and recovery)."""
+``crilog`` (the end of a CRI log as a termination message; pure) and ``worker``
+(``PodRuntime``: sandbox, network, containers under conmon, stop, cleanup and recovery)."""

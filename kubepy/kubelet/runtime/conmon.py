@@ -39,6 +39,7 @@ import json
 import os
 import shutil
 import signal as signals
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -177,20 +178,26 @@ class ConmonRunner:
         return argv
 
     async def _spawn(self, container_id: str, meta: ContainerMeta) -> int:
+        """Run conmon and read the init pid from the sync pipe. conmon's stderr goes to a
+        file, not a pipe: the daemonized monitor keeps a copy of its stderr (under uvloop a
+        socketpair libuv leaves open in the child), so reading a pipe to its end would wait
+        for the container's exit. The first conmon process exits once it has forked."""
         sync_r, sync_w = os.pipe()
         try:
-            env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w))
-            proc = await asyncio.create_subprocess_exec(
-                *self.command(container_id, meta), cwd=meta.bundle, env=env,
-                pass_fds=(sync_w,),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
-            os.close(sync_w)
-            sync_w = -1
-            _, err = await proc.communicate()      # the parent exits once conmon has forked
-            if proc.returncode != 0:
-                raise ConmonError(container_id, f"conmon exited {proc.returncode}: "
-                                  f"{err.decode(errors='replace').strip()}")
+            with tempfile.TemporaryFile() as err_file:
+                env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w))
+                proc = await asyncio.create_subprocess_exec(
+                    *self.command(container_id, meta), cwd=meta.bundle, env=env,
+                    pass_fds=(sync_w,),
+                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                    stderr=err_file, start_new_session=True)
+                os.close(sync_w)
+                sync_w = -1
+                await proc.wait()
+                if proc.returncode != 0:
+                    err_file.seek(0)
+                    err = err_file.read(64 * 1024).decode(errors="replace").strip()
+                    raise ConmonError(container_id, f"conmon exited {proc.returncode}: {err}")
             line = await _read_line(sync_r, timeout=60)
         finally:
             os.close(sync_r)
