@@ -66,6 +66,15 @@ def _config_pod() -> Obj:
     return p
 
 
+def _sub_path_pod() -> Obj:
+    """One configMap key mounted as a file with subPath (the key is a symlink into ..data)."""
+    p = _pod("subpath", "Always", "cat /etc/greeting > /d/greeting; sleep 3600")
+    p["spec"]["volumes"].append({"name": "cfg", "configMap": {"name": "cm1"}})
+    p["spec"]["containers"][0]["volumeMounts"].append(
+        {"name": "cfg", "mountPath": "/etc/greeting", "subPath": "greeting"})
+    return p
+
+
 def _missing_volume_pod() -> Obj:
     p = _pod("nocm", "Always", "sleep 3600")
     p["spec"]["volumes"].append({"name": "cfg", "configMap": {"name": "absent"}})
@@ -125,7 +134,7 @@ def _fallback(p: Obj) -> Obj:
 
 
 PODS = [
-    _config_pod(), _missing_volume_pod(), _missing_env_pod(),
+    _config_pod(), _sub_path_pod(), _missing_volume_pod(), _missing_env_pod(),
     _pod("crash", "Always", "echo crashing; exit 1"),
     _pod("retry", "OnFailure", "if [ -f /d/x ]; then exit 0; fi; touch /d/x; exit 3"),
     _fallback(_pod("never", "Never", "echo first; echo last words >&2; exit 2")),
@@ -280,6 +289,15 @@ def test_config_map_and_secret_reach_env_and_volumes(cluster: Cluster) -> None:
     c.wait_for("the new configMap content in the running container",
                lambda: (d / "seen").read_text() == "bonjour", timeout=30)
     assert _status(c, "cfg")["containerStatuses"][0]["restartCount"] == 0
+
+
+def test_config_map_key_mounted_with_sub_path(cluster: Cluster) -> None:
+    c = cluster
+    d = c.wait_for("subpath to read its file", lambda: (
+        lambda p: p if (p / "greeting").exists() else None)(_empty_dir(c, "subpath")),
+        timeout=40, describe=lambda: _status(c, "subpath"))
+    assert (d / "greeting").read_text() in ("hello", "bonjour")
+    assert _container(c, "subpath")["state"].get("running")
 
 
 def test_missing_config_map_volume_fails_the_mount(cluster: Cluster) -> None:

@@ -467,7 +467,8 @@ class PodRuntime:
         os.makedirs(bundle)
         for m in mounts:
             if m["source"].startswith(os.path.join(state.pod_dir, "volumes") + "/"):
-                os.makedirs(m["source"], exist_ok=True)
+                if not os.path.lexists(m["source"]):   # a subPath may name a file or symlink
+                    os.makedirs(m["source"])
         open(termination_log, "w").close()
         rootfs = snapshot.mount_rootfs(bundle, [str(self.images.layer_dir(c))
                                                 for c in image["layers"]])
