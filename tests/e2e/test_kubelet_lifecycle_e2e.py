@@ -75,6 +75,15 @@ def _sub_path_pod() -> Obj:
     return p
 
 
+def _sub_path_expr_pod() -> Obj:
+    """subPathExpr expanded from the container's resolved environment (a fieldRef)."""
+    p = _pod("subpathexpr", "Always", "echo mine > /mine/f; sleep 3600")
+    c = p["spec"]["containers"][0]
+    c["env"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    c["volumeMounts"].append({"name": "d", "mountPath": "/mine", "subPathExpr": "$(POD_NAME)"})
+    return p
+
+
 def _missing_volume_pod() -> Obj:
     p = _pod("nocm", "Always", "sleep 3600")
     p["spec"]["volumes"].append({"name": "cfg", "configMap": {"name": "absent"}})
@@ -134,7 +143,8 @@ def _fallback(p: Obj) -> Obj:
 
 
 PODS = [
-    _config_pod(), _sub_path_pod(), _missing_volume_pod(), _missing_env_pod(),
+    _config_pod(), _sub_path_pod(), _sub_path_expr_pod(), _missing_volume_pod(),
+    _missing_env_pod(),
     _pod("crash", "Always", "echo crashing; exit 1"),
     _pod("retry", "OnFailure", "if [ -f /d/x ]; then exit 0; fi; touch /d/x; exit 3"),
     _fallback(_pod("never", "Never", "echo first; echo last words >&2; exit 2")),
@@ -298,6 +308,15 @@ def test_config_map_key_mounted_with_sub_path(cluster: Cluster) -> None:
         timeout=40, describe=lambda: _status(c, "subpath"))
     assert (d / "greeting").read_text() in ("hello", "bonjour")
     assert _container(c, "subpath")["state"].get("running")
+
+
+def test_sub_path_expr_expands_the_container_env(cluster: Cluster) -> None:
+    c = cluster
+    d = c.wait_for("subpathexpr to write into its own directory", lambda: (
+        lambda p: p if (p / "subpathexpr" / "f").exists() else None)(
+        _empty_dir(c, "subpathexpr")), timeout=40, describe=lambda: _status(c, "subpathexpr"))
+    assert (d / "subpathexpr" / "f").read_text() == "mine\n"
+    assert not (d / "f").exists()
 
 
 def test_missing_config_map_volume_fails_the_mount(cluster: Cluster) -> None:

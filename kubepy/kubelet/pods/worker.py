@@ -70,7 +70,7 @@ from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord, containe
     initialized, pod_phase, rfc3339
 from kubepy.kubelet.runtime import cgroups
 from kubepy.kubelet.runtime.bundle import remove_bundle, write_bundle
-from kubepy.kubelet.runtime.env import ContainerConfigError
+from kubepy.kubelet.runtime.env import ContainerConfigError, container_env
 from kubepy.kubelet.runtime.conmon import ConmonRunner
 from kubepy.kubelet.runtime.runc import ContainerNotFound, ExitWatcher, Runc, RuncError, \
     oom_score_adj_floor, stop, wait_pid
@@ -463,7 +463,8 @@ class PodRuntime:
             etc_hosts=os.path.join(state.pod_dir, "etc-hosts"),
             etc_hostname=os.path.join(state.pod_dir, "etc-hostname"),
             resolv_conf=os.path.join(state.pod_dir, "resolv.conf"),
-            termination_log=termination_log)
+            termination_log=termination_log,
+            env=container_env(container) if env is None else env)   # for subPathExpr
         os.makedirs(bundle)
         for m in mounts:
             if m["source"].startswith(os.path.join(state.pod_dir, "volumes") + "/"):
