@@ -165,24 +165,3 @@ def test_waiting_status() -> None:
     assert st["hostIPs"] == [{"ip": "192.0.2.1"}]
     assert [s["state"] for s in st["initContainerStatuses"] + st["containerStatuses"]] == \
         [{"waiting": {"reason": "ContainerCreating"}}] * 2
-
-
-@pytest.mark.parametrize("volumes,mounts,want_volumes,want_mounts,dropped", [
-    ([{"name": "kube-api-access-x2x5z", "projected": {"sources": []}}, {"name": "d", "emptyDir": {}}],
-     [{"name": "kube-api-access-x2x5z", "mountPath": "/var/run/secrets"},
-      {"name": "d", "mountPath": "/d"}],
-     ["d"], ["d"], ["kube-api-access-x2x5z"]),
-    ([{"name": "d", "emptyDir": {}}], [{"name": "d", "mountPath": "/d"}], ["d"], ["d"], []),
-    ([{"name": "kube-api-access-mine", "emptyDir": {}}],
-     [{"name": "kube-api-access-mine", "mountPath": "/m"}],
-     ["kube-api-access-mine"], ["kube-api-access-mine"], []),
-], ids=["token-volume-dropped", "nothing-to-drop", "same-prefix-not-projected"])
-def test_runnable_pod(volumes: list[Obj], mounts: list[Obj], want_volumes: list[str],
-                      want_mounts: list[str], dropped: list[str]) -> None:
-    pod = {"metadata": {"name": "p"}, "spec": {"volumes": volumes, "containers": [
-        {"name": "c", "volumeMounts": mounts}]}}
-    out, gone = podstatus.runnable_pod(pod)
-    assert gone == dropped
-    assert [v["name"] for v in out["spec"]["volumes"]] == want_volumes
-    assert [m["name"] for m in out["spec"]["containers"][0]["volumeMounts"]] == want_mounts
-    assert pod["spec"]["volumes"] == volumes  # the input is not changed

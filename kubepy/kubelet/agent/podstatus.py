@@ -118,25 +118,3 @@ def waiting_status(pod: Obj, host_ip: str, start_time: str, reason: str, message
     if spec.get("initContainers"):
         out["initContainerStatuses"] = [waiting(c) for c in spec["initContainers"]]
     return out
-
-
-def runnable_pod(pod: Obj) -> tuple[Obj, list[str]]:
-    """The pod as the runtime can start it today, and the volumes left out: the projected
-    service-account token volume (``kube-api-access-*``) and its mounts are dropped until
-    the runtime provides projected volumes (the rest of the pod still runs)."""
-    spec = pod.get("spec") or {}
-    dropped = [v["name"] for v in spec.get("volumes") or []
-               if v.get("name", "").startswith("kube-api-access-") and "projected" in v]
-    if not dropped:
-        return pod, []
-
-    def strip(c: Obj) -> Obj:
-        return {**c, "volumeMounts": [m for m in c.get("volumeMounts") or []
-                                      if m.get("name") not in dropped]}
-
-    new_spec = {**spec, "volumes": [v for v in spec.get("volumes") or []
-                                    if v.get("name") not in dropped]}
-    for kind in ("initContainers", "containers"):
-        if spec.get(kind):
-            new_spec[kind] = [strip(c) for c in spec[kind]]
-    return {**pod, "spec": new_spec}, dropped
