@@ -26,6 +26,7 @@ burst (raw collapsed stacks, ``DIR/agent-{single,burst}.txt``).
 
 Usage: .venv/bin/python bench/kubelet_pods.py [--runs 20] [--burst 30] [--json out.json]
                                                [--only steps,single,burst] [--profile DIR]
+                                               [--agent-loop uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ from kubepy.client.rest import ApiClient  # noqa: E402
 from kubepy.kubelet.images.archive import import_archive  # noqa: E402
 from kubepy.kubelet.images.store import ImageStore  # noqa: E402
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist  # noqa: E402
+from kubepy.cli.common import install_uvloop  # noqa: E402
 from kubepy.kubelet.network.invoke import PluginRunner  # noqa: E402
+from kubepy.kubelet.network.process import run_process  # noqa: E402
 from kubepy.kubelet.pods import snapshot  # noqa: E402
 from kubepy.kubelet.runtime import cgroups  # noqa: E402
 from kubepy.kubelet.runtime.bundle import write_bundle  # noqa: E402
@@ -277,14 +280,14 @@ async def phase_steps(tmp: Path, store: ImageStore, runs: int, server: ServerPro
             spec = bare_spec(rootfs, f"/{cg}/bare{i}")
             write_bundle(str(bdir), spec)
             cid = f"bench-bare-{TAG}-{i}"
-            # the container inherits stdio: a file, not a pipe that would never see EOF
+            # the container inherits stdio: a file, not a pipe that would never see EOF;
+            # spawned with subprocess (vfork) so that only runc's own cost is measured
             with open(bdir / "out", "wb") as out:
                 c, t = cpu_seconds(), time.perf_counter()
-                r = await asyncio.create_subprocess_exec(
-                    "runc", "--root", runc.root_dir, "run", "-d", "--pid-file",
-                    str(bdir / "pid"), cid, cwd=str(bdir), stdin=subprocess.DEVNULL,
-                    stdout=out, stderr=out)
-                await r.wait()
+                r = await asyncio.to_thread(
+                    subprocess.run, ["runc", "--root", runc.root_dir, "run", "-d",
+                                     "--pid-file", str(bdir / "pid"), cid],
+                    cwd=str(bdir), stdin=subprocess.DEVNULL, stdout=out, stderr=out)
                 steps.add("bare runc run -d", time.perf_counter() - t, cpu_seconds() - c)
             if r.returncode:
                 raise RuntimeError(f"runc run: {(bdir / 'out').read_text()}")
@@ -392,8 +395,14 @@ class Node:
         self.log_path = tmp / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start_agent(self, log_level: str) -> None:
-        cmd = [str(VENV_BIN / "kubepy"), "agent", "--server", self.server.url,
+    def start_agent(self, log_level: str, loop: str = "uvloop") -> None:
+        # loop "asyncio": the same agent with uvloop.install made a no-op (an experiment
+        # for the spawn cost: asyncio's subprocesses vfork, uvloop's fork)
+        prog = [str(VENV_BIN / "kubepy")] if loop == "uvloop" else [
+            sys.executable, "-c", "import sys, kubepy.cli.common as c; "
+            "c.install_uvloop = lambda: None; from kubepy.cli.main import main; "
+            "sys.exit(main())"]
+        cmd = [*prog, "agent", "--server", self.server.url,
                "--kubeconfig", str(self.server.kubeconfig), "--node-name", self.node,
                "--data-dir", str(self.data), "--bridge", self.bridge,
                "--cni-network-name", self.network_name, "--netns-dir", str(self.netns_dir),
@@ -630,7 +639,8 @@ async def phase_node(node: Node, runs: int, burst: int, only: set[str],
 # ---------------------------------------------------------------------------- main
 
 def print_report(res: Obj) -> None:
-    print(f"\n== kubelet pods bench ({res['when']}, {os.cpu_count()} cores) ==")
+    print(f"\n== kubelet pods bench ({res['when']}, {os.cpu_count()} cores, agent on "
+          f"{res['args']['agent_loop']}) ==")
     base = None
     if "steps" in res:
         st = res["steps"]
@@ -640,6 +650,12 @@ def print_report(res: Obj) -> None:
         for name, s in st.items():
             cpu = f"cpu {s['cpu_p50'] * 1000:6.1f}" if s.get("cpu_p50") is not None else ""
             print(f"  {name:36s} {fmt(s)}  x{s['p50'] / base:5.2f} {cpu}")
+    if "spawn" in res:
+        sp = res["spawn"]
+        print(f"-- one exec of /bin/true from a {sp['rss_mb']:.0f} MB process on "
+              f"{res.get('loop')}")
+        for name in ("loop create_subprocess_exec", "run_process (vfork, thread)"):
+            print(f"  {name:36s} {fmt(sp[name])}  cpu {sp[name]['cpu_p50'] * 1000:5.2f}")
     if "single" in res:
         print(f"-- single pod, created -> watch ({res['single_load_before']} .. "
               f"{res['single_load_after']})")
@@ -663,8 +679,36 @@ def print_report(res: Obj) -> None:
               f"{res['agent_rss_idle_mb']:.1f} MB")
 
 
+async def phase_spawn(n: int = 100) -> Obj:
+    """The cost of starting one short program from this process, the loop's way
+    (``asyncio.create_subprocess_exec``: a fork under uvloop) and the pod network's way
+    (``network.process.run_process``: subprocess's vfork in a thread)."""
+    out: Obj = {"rss_mb": rss_kb(os.getpid()) / 1024}
+
+    async def loop_spawn() -> None:
+        p = await asyncio.create_subprocess_exec("/bin/true", stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        await p.communicate()
+
+    async def vfork_spawn() -> None:
+        await run_process(["/bin/true"])
+
+    for name, fn in (("loop create_subprocess_exec", loop_spawn),
+                     ("run_process (vfork, thread)", vfork_spawn)):
+        walls, cpus = [], []
+        for _ in range(n):
+            me = resource.getrusage(resource.RUSAGE_SELF)
+            c, t = me.ru_utime + me.ru_stime, time.perf_counter()
+            await fn()
+            me = resource.getrusage(resource.RUSAGE_SELF)
+            walls.append(time.perf_counter() - t)
+            cpus.append(me.ru_utime + me.ru_stime - c)
+        out[name] = {**summary(walls), "cpu_p50": pct(cpus, 50)}
+    return out
+
+
 async def run_steps(tmp: Path, runs: int, server: ServerProcess, store: ImageStore) -> Obj:
-    return await phase_steps(tmp, store, runs, server)
+    return {"steps": await phase_steps(tmp, store, runs, server), "spawn": await phase_spawn()}
 
 
 def main() -> int:
@@ -677,6 +721,8 @@ def main() -> int:
                     help="directory for py-spy raw profiles of the agent")
     ap.add_argument("--log-level", default="INFO", help="the agent's log level")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    ap.add_argument("--agent-loop", choices=("uvloop", "asyncio"), default="uvloop",
+                    help="the agent's event loop (asyncio: uvloop.install disabled)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (runc, CNI, mounts)", file=sys.stderr)
@@ -703,9 +749,13 @@ def main() -> int:
         import_archive(store, layout)
         if "steps" in only:
             res["steps_load"] = load()
-            res["steps"] = asyncio.run(run_steps(tmp, args.runs, server, store))
+            # on the agent's event loop (uvloop), so the runtime's execs cost what they cost
+            # there; the baseline runc run is spawned with subprocess either way
+            install_uvloop()
+            res.update(asyncio.run(run_steps(tmp, args.runs, server, store)))
+            res["loop"] = type(asyncio.get_event_loop_policy()).__module__
         if only & {"single", "burst"}:
-            node.start_agent(args.log_level)
+            node.start_agent(args.log_level, args.agent_loop)
             res.update(asyncio.run(phase_node(node, args.runs, args.burst, only,
                                               args.profile)))
     finally:
