@@ -46,6 +46,8 @@ CONFIG = [
      "data": {"greeting": "hello"}},
     {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s1"},
      "stringData": {"password": "pw"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm2"},
+     "data": {"2bad": "x", "1bad": "y", "good": "g"}},
 ]
 
 
@@ -81,6 +83,17 @@ def _sub_path_expr_pod() -> Obj:
     c = p["spec"]["containers"][0]
     c["env"] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
     c["volumeMounts"].append({"name": "d", "mountPath": "/mine", "subPathExpr": "$(POD_NAME)"})
+    return p
+
+
+def _env_alloc_pod() -> Obj:
+    """A memory limit read without a limit set (the node's allocatable), and envFrom keys
+    that are no variable names (skipped, with a Warning event)."""
+    p = _pod("envalloc", "Always", 'echo "$MEM $good" > /d/env; sleep 3600')
+    c = p["spec"]["containers"][0]
+    c["env"] = [{"name": "MEM", "valueFrom": {"resourceFieldRef": {
+        "resource": "limits.memory", "divisor": "1Ki"}}}]
+    c["envFrom"] = [{"configMapRef": {"name": "cm2"}}]
     return p
 
 
@@ -144,7 +157,7 @@ def _fallback(p: Obj) -> Obj:
 
 PODS = [
     _config_pod(), _sub_path_pod(), _sub_path_expr_pod(), _missing_volume_pod(),
-    _missing_env_pod(),
+    _env_alloc_pod(), _missing_env_pod(),
     _pod("crash", "Always", "echo crashing; exit 1"),
     _pod("retry", "OnFailure", "if [ -f /d/x ]; then exit 0; fi; touch /d/x; exit 3"),
     _fallback(_pod("never", "Never", "echo first; echo last words >&2; exit 2")),
@@ -317,6 +330,20 @@ def test_sub_path_expr_expands_the_container_env(cluster: Cluster) -> None:
         _empty_dir(c, "subpathexpr")), timeout=40, describe=lambda: _status(c, "subpathexpr"))
     assert (d / "subpathexpr" / "f").read_text() == "mine\n"
     assert not (d / "f").exists()
+
+
+def test_env_limits_default_to_allocatable_and_invalid_keys_warn(cluster: Cluster) -> None:
+    c = cluster
+    d = c.wait_for("envalloc to write its env", lambda: (
+        lambda p: p if (p / "env").exists() else None)(_empty_dir(c, "envalloc")),
+        timeout=40, describe=lambda: _status(c, "envalloc"))
+    memory = c.get("node", c.node)["status"]["allocatable"]["memory"]
+    assert memory.endswith("Ki") and int(memory[:-2]) > 0
+    assert (d / "env").read_text() == f"{memory[:-2]} g\n"
+    assert c.wait_for("the InvalidEnvironmentVariableNames event", lambda: (
+        "InvalidEnvironmentVariableNames", "Keys [1bad, 2bad] from the EnvFrom configMap "
+        "default/cm2 were skipped since they are considered invalid environment variable "
+        "names.") in _events(c, "envalloc"))
 
 
 def test_missing_config_map_volume_fails_the_mount(cluster: Cluster) -> None:

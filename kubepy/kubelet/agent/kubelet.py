@@ -160,6 +160,8 @@ class Agent:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.facts = nodeinfo.machine_facts(str(cfg.data_dir), await _runc_version(self.runc))
+        # the Node's allocatable: emptyDir tmpfs size and resourceFieldRef limits default to it
+        self.volumes.allocatable = nodeinfo.allocatable(self.facts)
         try:
             version = (await self.client.request("GET", "/version")).get("gitVersion")
             self.kubelet_version = version or self.kubelet_version
@@ -466,8 +468,14 @@ class Agent:
                     if s["metadata"].get("namespace") == ns
                     or (s["metadata"].get("namespace") == "default"
                         and s["metadata"]["name"] == "kubernetes")]
-        return await resolve_env(self.client, pod, container, services=services,
-                                 node_ip=self.config.node_ip, pod_ip=pod_ip)
+        warnings: list[str] = []
+        try:
+            return await resolve_env(self.client, pod, container, services=services,
+                                     node_ip=self.config.node_ip, pod_ip=pod_ip,
+                                     allocatable=self.volumes.allocatable, warnings=warnings)
+        finally:
+            for message in warnings:       # envFrom keys that are no variable names
+                self._event(pod, "Warning", "InvalidEnvironmentVariableNames", message)
 
     async def _volume_refresh_loop(self) -> None:
         """Re-project configMap/secret/downwardAPI/projected volumes of the running pods,
