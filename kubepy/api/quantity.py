@@ -273,7 +273,8 @@ def format_quantity(value: Decimal | Fraction | int | str | Quantity,
     if isinstance(value, str):
         value = parse(value)
     if isinstance(value, Quantity):
-        value, fmt = value.value, value.format
+        fmt = value.format
+        value = value.value
     fmt = QuantityFormat(fmt)
     mantissa, exp10 = _exact(value)
     if mantissa == 0:

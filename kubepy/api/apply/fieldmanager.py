@@ -280,10 +280,9 @@ def server_side_apply(live: dict[str, Any] | None, config: dict[str, Any], *, ma
             remaining = conflict.conflicts
             if manager == KUBECTL_MANAGER:
                 remaining = _not_allowed_by_last_applied(remaining, live_obj, version, shape)
-                if not remaining:
-                    result, tracked = run(True)
             if remaining:
                 raise conflict_error(ordered_conflicts(remaining)) from None
+            result, tracked = run(True)
     except ShapeError as exc:
         raise _typed_error("live", live_obj, [str(exc)]) from exc
     if manager == KUBECTL_MANAGER and (_meta(result).get("annotations") or {}).get(LAST_APPLIED_ANNOTATION):

@@ -82,8 +82,7 @@ def record_update(old: dict[str, Any], new: dict[str, Any], shape: Shape, versio
     """Give the fields changed by ``old -> new`` to ``workflow`` (managers change in place)."""
     cmp = _take_changes(old, new, shape, managers, workflow, force=True, ignored=ignored)
     previous = managers[workflow].paths if workflow in managers else frozenset()
-    paths = (previous - cmp.removed) | cmp.modified | cmp.added
-    paths = exclude_prefixed(paths, ignored)
+    paths = exclude_prefixed((previous - cmp.removed) | cmp.modified | cmp.added, ignored)
     if paths:
         managers[workflow] = VersionedSet(frozenset(paths), version, False)
     else:

@@ -53,7 +53,7 @@ class _Writer:
     def __init__(self) -> None:
         self.parts: list[bytes] = []
 
-    def bytes(self) -> bytes:
+    def encoded(self) -> bytes:
         return b"".join(self.parts)
 
     def message(self, field: int, body: bytes) -> None:
@@ -89,14 +89,14 @@ class _Writer:
 def _any(value: Any) -> bytes:
     w = _Writer()
     w.string(2, orjson.dumps(value).decode() + "\n")  # Any.yaml
-    return w.bytes()
+    return w.encoded()
 
 
 def _named(name: str, value: bytes) -> bytes:
     w = _Writer()
     w.string(1, name)
     w.message(2, value)
-    return w.bytes()
+    return w.encoded()
 
 
 def _extensions(w: _Writer, field: int, obj: dict[str, Any]) -> None:
@@ -134,35 +134,35 @@ def schema(s: dict[str, Any]) -> bytes:
     if isinstance(extra, dict):
         item = _Writer()
         item.message(1, schema(extra))
-        w.message(21, item.bytes())
+        w.message(21, item.encoded())
     elif isinstance(extra, bool):
         item = _Writer()
         item.parts += (_key(2, 0), b"\x01" if extra else b"\x00")
-        w.message(21, item.bytes())
+        w.message(21, item.encoded())
     if "type" in s:
         t = s["type"]
         type_item = _Writer()
         type_item.strings(1, [t] if isinstance(t, str) else t)
-        w.message(22, type_item.bytes())
+        w.message(22, type_item.encoded())
     if "items" in s:
         items = s["items"]
         items_item = _Writer()
         for sub in ([items] if isinstance(items, dict) else items or ()):
             items_item.message(1, schema(sub))
-        w.message(23, items_item.bytes())
+        w.message(23, items_item.encoded())
     for sub in s.get("allOf") or ():
         w.message(24, schema(sub))
     if isinstance(s.get("properties"), dict):
         props = _Writer()
         for name, sub in s["properties"].items():
             props.message(1, _named(name, schema(sub)))
-        w.message(25, props.bytes())
+        w.message(25, props.encoded())
     w.string(26, s.get("discriminator"))
     w.boolean(27, s.get("readOnly"))
     if "example" in s:
         w.message(30, _any(s["example"]))
     _extensions(w, 31, s)
-    return w.bytes()
+    return w.encoded()
 
 
 # Field numbers of the non-body parameter sub-schemas: in, description, name, type, format,
@@ -191,7 +191,7 @@ def parameter(p: dict[str, Any]) -> bytes:
         if isinstance(p.get("schema"), dict):
             body.message(5, schema(p["schema"]))
         _extensions(body, 6, p)
-        param.message(1, body.bytes())
+        param.message(1, body.encoded())
     else:
         alternative, fields = _PARAM_FIELDS.get(p.get("in", ""), _PARAM_FIELDS["query"])
         sub = _Writer()
@@ -201,11 +201,11 @@ def parameter(p: dict[str, Any]) -> bytes:
         sub.boolean(fields["uniqueItems"], p.get("uniqueItems"))
         _extensions(sub, fields["x"], p)
         non_body = _Writer()
-        non_body.message(alternative, sub.bytes())
-        param.message(2, non_body.bytes())
+        non_body.message(alternative, sub.encoded())
+        param.message(2, non_body.encoded())
     item = _Writer()
-    item.message(1, param.bytes())
-    return item.bytes()
+    item.message(1, param.encoded())
+    return item.encoded()
 
 
 def response(r: dict[str, Any]) -> bytes:
@@ -215,11 +215,11 @@ def response(r: dict[str, Any]) -> bytes:
     if isinstance(r.get("schema"), dict):
         item = _Writer()
         item.message(1, schema(r["schema"]))
-        w.message(2, item.bytes())
+        w.message(2, item.encoded())
     _extensions(w, 5, r)
     value = _Writer()
-    value.message(1, w.bytes())
-    return value.bytes()
+    value.message(1, w.encoded())
+    return value.encoded()
 
 
 def operation(op: dict[str, Any]) -> bytes:
@@ -235,11 +235,11 @@ def operation(op: dict[str, Any]) -> bytes:
     responses = _Writer()
     for code, r in (op.get("responses") or {}).items():
         responses.message(1, _named(code, response(r)))
-    w.message(9, responses.bytes())
+    w.message(9, responses.encoded())
     w.strings(10, op.get("schemes"))
     w.boolean(11, op.get("deprecated"))
     _extensions(w, 13, op)
-    return w.bytes()
+    return w.encoded()
 
 
 _METHODS = {"get": 2, "put": 3, "post": 4, "delete": 5, "options": 6, "head": 7, "patch": 8}
@@ -254,7 +254,7 @@ def path_item(item: dict[str, Any]) -> bytes:
     for p in item.get("parameters") or ():
         w.message(9, parameter(p))
     _extensions(w, 10, item)
-    return w.bytes()
+    return w.encoded()
 
 
 def _security_definitions(defs: dict[str, Any]) -> bytes:
@@ -266,9 +266,9 @@ def _security_definitions(defs: dict[str, Any]) -> bytes:
         for field, key in ((1, "type"), (2, "name"), (3, "in"), (4, "description")):
             api_key.string(field, d.get(key))
         item = _Writer()
-        item.message(2, api_key.bytes())
-        w.message(1, _named(name, item.bytes()))
-    return w.bytes()
+        item.message(2, api_key.encoded())
+        w.message(1, _named(name, item.encoded()))
+    return w.encoded()
 
 
 def _security_requirement(req: dict[str, Any]) -> bytes:
@@ -276,8 +276,8 @@ def _security_requirement(req: dict[str, Any]) -> bytes:
     for name, scopes in req.items():
         array = _Writer()
         array.strings(1, scopes)
-        w.message(1, _named(name, array.bytes()))
-    return w.bytes()
+        w.message(1, _named(name, array.encoded()))
+    return w.encoded()
 
 
 def encode_document(doc: dict[str, Any]) -> bytes:
@@ -287,7 +287,7 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     info = _Writer()
     for field, key in ((1, "title"), (2, "version"), (3, "description")):
         info.string(field, (doc.get("info") or {}).get(key))
-    w.message(2, info.bytes())
+    w.message(2, info.encoded())
     w.string(3, doc.get("host"))
     w.string(4, doc.get("basePath"))
     w.strings(5, doc.get("schemes"))
@@ -296,17 +296,17 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     paths = _Writer()
     for name, item in (doc.get("paths") or {}).items():
         paths.message(2, _named(name, path_item(item)))
-    w.message(8, paths.bytes())
+    w.message(8, paths.encoded())
     definitions = _Writer()
     for name, s in (doc.get("definitions") or {}).items():
         definitions.message(1, _named(name, schema(s)))
-    w.message(9, definitions.bytes())
+    w.message(9, definitions.encoded())
     for req in doc.get("security") or ():
         w.message(12, _security_requirement(req))
     if doc.get("securityDefinitions"):
         w.message(13, _security_definitions(doc["securityDefinitions"]))
     _extensions(w, 16, doc)
-    return w.bytes()
+    return w.encoded()
 
 
 # -- reading (tests, debugging) ----------------------------------------------------------

@@ -38,7 +38,7 @@ from kubepy.api.patch.common import deep_copy, json_equal, json_kind, unprocessa
 
 MAX_JSON_PATCH_OPERATIONS = 10000
 
-Container = Union[dict, list]
+Container = Union[dict[str, Any], list[Any]]
 _INDEX = re.compile(r"^[+-]?[0-9]+$")
 
 
@@ -46,8 +46,8 @@ class _OpError(Exception):
     """An operation that does not apply; its text follows evanphx/json-patch v4."""
 
 
-def apply_json_patch(doc: dict, ops: list) -> dict:
-    """Apply the RFC 6902 operations ``ops`` to a copy of ``doc`` and return it."""
+def apply_json_patch(doc: dict[str, Any], ops: Any) -> dict[str, Any]:
+    """Apply the RFC 6902 operations ``ops`` (any decoded JSON value) to a copy of ``doc`` and return it."""
     operations = _decode(ops)
     if len(operations) > MAX_JSON_PATCH_OPERATIONS:
         raise errors.RequestEntityTooLarge(

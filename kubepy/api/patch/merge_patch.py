@@ -29,8 +29,8 @@ from kubepy.api.patch.common import deep_copy, json_quote
 BAD_MERGE_PATCH_MESSAGE = "Invalid JSON Patch"
 
 
-def apply_merge_patch(doc: dict, patch: dict) -> dict:
-    """Apply the RFC 7386 merge patch ``patch`` to a copy of ``doc`` and return it."""
+def apply_merge_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
+    """Apply the RFC 7386 merge patch ``patch`` (any decoded JSON value) to a copy of ``doc`` and return it."""
     if isinstance(patch, list):
         rendered = orjson.dumps(prune_nulls(patch)).decode()
         message = (

@@ -73,8 +73,8 @@ def unsupported_patch_type(accepted: tuple[str, ...] = CUSTOM_RESOURCE_PATCH_TYP
     )
 
 
-def apply_strategic_merge_patch(original: dict, patch: dict, schema: SchemaNode | None) -> dict:
-    """Apply a strategic merge ``patch`` to a copy of ``original`` using ``schema`` (the kind's root)."""
+def apply_strategic_merge_patch(original: dict[str, Any], patch: Any, schema: SchemaNode | None) -> dict[str, Any]:
+    """Apply a strategic merge ``patch`` (any decoded JSON value) to a copy of ``original`` using ``schema`` (the kind's root)."""
     if schema is None:
         raise unsupported_patch_type()
     if not isinstance(patch, dict):
@@ -242,11 +242,8 @@ def _apply_set_element_orders(original: dict[str, Any], patch: dict[str, Any], s
             raise _bad_arg_type("[]interface {}", order)
         field = _directive_target(directive, SET_ELEMENT_ORDER, "setElementOrder list")
         found_original, found_patch = field in original, field in patch
-        original_list = original.get(field) if found_original else []
-        patch_list = patch.get(field) if found_patch else []
-        for value in (original_list, patch_list):
-            if not isinstance(value, list):
-                raise _bad_arg_type("[]interface {}", value)
+        original_list = _as_list(original.get(field) if found_original else [])
+        patch_list = _as_list(patch.get(field) if found_patch else [])
         list_schema = _child_schema(schema, field)
         merge_key = _merge_key(list_schema)
         _validate_order(patch_list, order, merge_key)
@@ -265,6 +262,12 @@ def _apply_set_element_orders(original: dict[str, Any], patch: dict[str, Any], s
         in_order, server_only = _partition(merged, order, merge_key, kind)
         original[field] = _normalize_order(in_order, server_only, order, live_order, merge_key, kind)
         patch.pop(field, None)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _bad_arg_type("[]interface {}", value)
+    return value
 
 
 def _live_order_after_merge(original: list[Any], patch: list[Any], merge_key: str) -> list[Any]:

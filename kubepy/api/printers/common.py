@@ -22,7 +22,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Union
 
 from kubepy.api.labels import selector_to_string
-from kubepy.errors import BadRequest as SelectorError
+from kubepy.errors import BadRequest
+
+SelectorError = BadRequest  # what an invalid selector raises; the printers catch it by this name
 
 Obj = dict[str, Any]
 Cell = Union[str, int, bool]

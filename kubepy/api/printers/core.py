@@ -265,7 +265,8 @@ RESOURCE_QUOTA = (  # 1.32 order: AGE before REQUEST and LIMIT (moved last in 1.
 def resource_quota_cells(obj: Obj, now: datetime) -> list[Cell]:
     hard: Obj = dig(obj, "status", "hard") or {}
     used: Obj = dig(obj, "status", "used") or {}
-    requests, limits = [], []
+    requests: list[str] = []
+    limits: list[str] = []
     for resource in sorted(hard):
         pieces = resource.split(".")
         column = limits if len(pieces) > 1 and pieces[0] == "limits" else requests

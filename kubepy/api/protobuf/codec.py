@@ -178,9 +178,10 @@ class _Decoder:
                 zero: dict[str, Any] = {"string": "", "bytes": "", "bool": False}
                 return key, zero.get(field.type, 0)
             return key, _scalar(field, *raw_value)
-        if raw_value is not None and not isinstance(raw_value[1], bytes):
+        body = raw_value[1] if raw_value is not None else b""
+        if not isinstance(body, bytes):
             raise errors.BadRequest(f"protobuf: map value of {field.name} must be a message")
-        return key, self.value(field.type, raw_value[1] if raw_value else b"")
+        return key, self.value(field.type, body)
 
     def nested_object(self, body: bytes) -> dict[str, Any]:
         type_meta, raw = self.envelope(body)

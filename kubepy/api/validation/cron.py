@@ -14,8 +14,9 @@ from dataclasses import dataclass
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "jan feb mar apr may jun jul aug sep oct nov dec".split())}
 _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
-_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("dom", 1, 31, {}),
-           ("month", 1, 12, _MONTHS), ("dow", 0, 6, _DAYS))
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}), ("hour", 0, 23, {}), ("dom", 1, 31, {}),
+    ("month", 1, 12, _MONTHS), ("dow", 0, 6, _DAYS))
 _DESCRIPTORS = {
     "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
     "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
@@ -102,7 +103,8 @@ def parse_schedule(spec: str) -> Schedule:
             if not _DURATION.match(duration):
                 raise ValueError(f"failed to parse duration {spec}: time: invalid duration "
                                  f'"{duration}"')
-            return Schedule(*(frozenset() for _ in range(5)), False, False, duration, timezone)
+            none: frozenset[int] = frozenset()
+            return Schedule(none, none, none, none, none, False, False, duration, timezone)
         if spec not in _DESCRIPTORS:
             raise ValueError(f"unrecognized descriptor: {spec}")
         spec = _DESCRIPTORS[spec]

@@ -39,8 +39,7 @@ def _changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
         return out
     if old == new:
         return []
-    dump = lambda v: json.dumps(v, sort_keys=True)  # noqa: E731
-    return [f"  {path}: {dump(old)} -> {dump(new)}"]
+    return [f"  {path}: {json.dumps(old, sort_keys=True)} -> {json.dumps(new, sort_keys=True)}"]
 
 
 def _only_added_tolerations(new: list[Any], old: list[Any], path: str) -> list[Cause]:
