@@ -229,6 +229,19 @@ for _ in $(seq 300); do
 done
 [[ -s "$kubeconfig" ]] || { echo "kubepy server not ready after 60s" >&2; cat "$work/server.log" >&2; exit 2; }
 echo "kubepy server (pid $server_pid) at https://127.0.0.1:$port, KUBECONFIG=$kubeconfig"
+if [[ "$agent" == 1 ]]; then   # the suite's pods need a Ready node
+    ready=""
+    for _ in $(seq 180); do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            echo "kubepy server exited:" >&2; tail -n 40 "$work/server.log" >&2; exit 2
+        fi
+        ready="$(kubectl --kubeconfig "$kubeconfig" get nodes -o \
+            jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)"
+        [[ "$ready" == True ]] && break
+        sleep 0.5
+    done
+    [[ "$ready" == True ]] || { echo "no Ready node after 90s:" >&2; tail -n 40 "$work/server.log" >&2; exit 2; }
+fi
 
 # 3. The suite. It must run from the directory holding kubernetes/e2e_test: some tests open
 # fixtures by the relative path kubernetes/e2e_test/test_yaml/...
