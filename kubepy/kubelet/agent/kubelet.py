@@ -50,6 +50,7 @@ from kubepy.client.factory import SharedInformerFactory
 from kubepy.client.ratelimit import ItemExponentialFailureRateLimiter
 from kubepy.client.rest import ApiClient
 from kubepy.kubelet.agent import node as nodeinfo
+from kubepy.kubelet.agent import pressure as node_pressure
 from kubepy.kubelet.agent import podstatus
 from kubepy.kubelet.images.pull import pull_image
 from kubepy.kubelet.images.registry import RegistryClient
@@ -104,6 +105,7 @@ class AgentConfig:
     workers: int = 8
     kubelet_port: int = 10250            # the kubelet API (HTTPS); 0 = any free port
     client_ca_pem: bytes = b""           # CA of accepted client certs; empty = no kubelet API
+    eviction_hard: str = node_pressure.DEFAULT_EVICTION_HARD   # pressure conditions' thresholds
 
 
 class _PodQueue(Controller):
@@ -126,6 +128,8 @@ class Agent:
         self.pod_cidr = ""
         self.kubelet_version = "v1.32.0+kubepy"
         self.facts: nodeinfo.MachineFacts | None = None
+        self.eviction_thresholds = node_pressure.parse_thresholds(config.eviction_hard)
+        self._pressure_seen: dict[str, float] = {}   # condition -> last time a signal met it
         self.runtime: PodRuntime | None = None
         self.network: PodNetwork | None = None
         self.netns = NetNSManager(config.netns_dir)
@@ -245,12 +249,22 @@ class Agent:
 
     # ------------------------------------------------------------------ node
 
+    def _pressure(self) -> set[str]:
+        """The node conditions under pressure (``pressure``), from this machine now."""
+        data_dir = self.config.data_dir
+        signals = node_pressure.observe(str(data_dir), str(data_dir / "images"))
+        under, self._pressure_seen = node_pressure.pressured(
+            node_pressure.met(signals, self.eviction_thresholds), self._pressure_seen,
+            self.clock.monotonic())
+        return under
+
     def _node_status(self, old: Obj | None) -> Obj:
         assert self.facts is not None
         return nodeinfo.node_status(self.config.node_name, self.facts, self.config.node_ip,
                                     self.kubelet_version, old, self.clock.now(),
                                     kubelet_port=self.kubelet_port,
-                                    images=nodeinfo.node_images(list(self.images.list())))
+                                    images=nodeinfo.node_images(list(self.images.list())),
+                                    pressure=self._pressure())
 
     async def _register(self) -> None:
         assert self.facts is not None
@@ -258,7 +272,8 @@ class Agent:
         body = nodeinfo.new_node(cfg.node_name, self.facts, cfg.node_ip, self.kubelet_version,
                                  self.clock.now(), labels=cfg.node_labels,
                                  kubelet_port=self.kubelet_port,
-                                 images=nodeinfo.node_images(list(self.images.list())))
+                                 images=nodeinfo.node_images(list(self.images.list())),
+                                 pressure=self._pressure())
         delay = 0.5
         while True:
             try:

@@ -6,7 +6,8 @@ the kubelet default), ``ephemeral-storage`` (the size of the filesystem holding 
 and hugepages 0. Allocatable subtracts the kubelet's default hard eviction thresholds
 (``memory.available<100Mi``, ``nodefs.available<10%``), as a kubelet without reserved
 resources reports. Conditions, heartbeat handling and the Lease come from
-``kubepy.kubelet.simulated.nodes`` (the same shapes for simulated and real nodes).
+``kubepy.kubelet.simulated.nodes`` (the same shapes for simulated and real nodes), but for
+MemoryPressure/DiskPressure/PIDPressure, which follow this machine (``pressure``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Collection
 
+from kubepy.kubelet.agent import pressure as node_pressure
 from kubepy.kubelet.simulated.nodes import KUBELET_PORT, node_conditions
 
 Obj = dict[str, Any]
@@ -110,16 +112,19 @@ def node_images(images: list[Any]) -> list[Obj]:
 
 def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
                 old: Obj | None, now: datetime, *, kubelet_port: int = KUBELET_PORT,
-                images: list[Obj] | None = None) -> Obj:
+                images: list[Obj] | None = None, pressure: Collection[str] = ()) -> Obj:
     """The status this kubelet posts (``old``: the node's current status, if any; fields
     other writers own, such as volumes, are kept); ``kubelet_port`` is the port the kubelet
     API really listens on (``daemonEndpoints``); ``images`` (``node_images``) replaces
-    ``status.images`` when given."""
+    ``status.images`` when given; ``pressure`` names the conditions under pressure
+    (``pressure.pressured``)."""
     status: Obj = dict(old or {})
     status["capacity"] = capacity(facts)
     status["allocatable"] = allocatable(facts)
     # NetworkUnavailable belongs to the network plugin; a bridge network is ready at once
-    status["conditions"] = node_conditions(status.get("conditions") or [], now)
+    old_conditions = status.get("conditions") or []
+    status["conditions"] = node_pressure.with_pressure(
+        node_conditions(old_conditions, now), pressure, old_conditions, now)
     status["addresses"] = [{"type": "InternalIP", "address": node_ip},
                            {"type": "Hostname", "address": name}]
     status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
@@ -139,7 +144,7 @@ def node_status(name: str, facts: MachineFacts, node_ip: str, kubelet_version: s
 def new_node(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
              now: datetime, *, labels: dict[str, str] | None = None,
              taints: list[Obj] | None = None, kubelet_port: int = KUBELET_PORT,
-             images: list[Obj] | None = None) -> Obj:
+             images: list[Obj] | None = None, pressure: Collection[str] = ()) -> Obj:
     node: Obj = {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": node_labels(name, facts, labels),
@@ -148,7 +153,8 @@ def new_node(name: str, facts: MachineFacts, node_ip: str, kubelet_version: str,
                                          "true"}},
         "spec": {},
         "status": node_status(name, facts, node_ip, kubelet_version, None, now,
-                              kubelet_port=kubelet_port, images=images),
+                              kubelet_port=kubelet_port, images=images,
+                              pressure=pressure),
     }
     if taints:
         node["spec"]["taints"] = [dict(t) for t in taints]
