@@ -569,10 +569,10 @@ def _conflict(rt: ResourceType, name: str) -> errors.Conflict:
 
 def _int_param(query: dict[str, str], name: str, default: int) -> int:
     value = query.get(name)
-    if value in (None, ""):
+    if not value:
         return default
     try:
-        n = int(value)  # type: ignore[arg-type]
+        n = int(value)
     except ValueError:
         raise errors.BadRequest(f'invalid {name} "{value}": must be an integer') from None
     if n < 0:

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from kubepy import errors
 from kubepy.api.registry import ResourceType
@@ -321,7 +322,7 @@ class KubeletProxy:
         body = await request.read()
         try:
             upstream = await self.session().request(
-                request.method, aiohttp.client.URL(url, encoded=True), headers=headers,
+                request.method, URL(url, encoded=True), headers=headers,
                 data=body or None, allow_redirects=False,
                 skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
                 ssl=ssl_context if ssl_context is not None else False)
@@ -346,7 +347,7 @@ def _dial_text(e: aiohttp.ClientConnectorError) -> str:
     inner = e.os_error
     if isinstance(inner, ConnectionRefusedError):
         return "connect: connection refused"
-    return str(inner.strerror or inner) if isinstance(inner, OSError) else str(e)
+    return str(inner.strerror or inner)
 
 
 async def _copy_body(request: web.Request, upstream: aiohttp.ClientResponse,

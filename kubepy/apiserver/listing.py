@@ -63,10 +63,10 @@ def decode_continue(token: str, prefix: str) -> tuple[int, str]:
 
 
 def parse_rv(value: str | None, name: str = "resourceVersion") -> int | None:
-    if value in (None, ""):
+    if not value:
         return None
     try:
-        rv = int(value)  # type: ignore[arg-type]
+        rv = int(value)
     except ValueError:
         raise errors.BadRequest(f'invalid {name} "{value}"') from None
     if rv < 0:

@@ -413,6 +413,7 @@ class Objects:
         phase = (obj.get("status") or {}).get("phase")
         if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
             return 0
+        grace: int | None
         if options.grace_period_seconds is not None:
             grace = options.grace_period_seconds
         else:

@@ -141,7 +141,8 @@ class RBACAuthorizer:
         if "system:masters" in user.groups:
             return ([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
                     [{"verbs": ["*"], "nonResourceURLs": ["*"]}])
-        res, nonres = [], []
+        res: list[dict[str, Any]] = []
+        nonres: list[dict[str, Any]] = []
         for role, _ns in self._roles_for(user, namespace):
             for rule in self.rules_of(role):
                 if rule.get("nonResourceURLs"):

@@ -213,9 +213,7 @@ class ApiServer:
                            reuse_port=shared or None)
         await site.start()
         if cfg.port == 0:
-            server = site._server  # the OS picked the port
-            assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = self.runner.addresses[0][1]  # the OS picked the port (one site)
         if cfg.worker_id != 0:  # worker 0 bootstrapped, compacts and wrote the kubeconfigs
             self._gc_task = asyncio.create_task(_gc_freeze_loop(), name="gc-freeze")
             self._ready = True
@@ -224,7 +222,7 @@ class ApiServer:
                         apiserver_ip=advertise, apiserver_port=self.port)
         self.write_kubeconfigs()
         if hasattr(self.store, "start_background_compaction"):
-            self.store.start_background_compaction(cfg.compaction_interval,  # type: ignore
+            self.store.start_background_compaction(cfg.compaction_interval,
                                                    cfg.compaction_retention)
         self._gc_task = asyncio.create_task(_gc_freeze_loop(), name="gc-freeze")
         self._ready = True

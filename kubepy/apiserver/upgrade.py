@@ -154,7 +154,7 @@ async def open_backend(host: str, port: int, ssl_context: ssl.SSLContext | None,
         writer.close()
         if isinstance(e, (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError,
                           ConnectionError, ssl.SSLError)):
-            raise DialError(f"error reading the backend response: {e or type(e).__name__}"
+            raise DialError(f"error reading the backend response: {str(e) or type(e).__name__}"
                             ) from None
         raise
 

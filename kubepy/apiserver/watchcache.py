@@ -191,9 +191,9 @@ class CacheHub:
             cache.oldest_revision = result.revision + 1
         self._orphans: dict[str, KeyValue] = {}
         for kv in result.kvs:
-            cache = self._owner(kv.key)
-            if cache is not None:
-                cache.load(kv.key, decode(kv))
+            owner = self._owner(kv.key)
+            if owner is not None:
+                owner.load(kv.key, decode(kv))
             else:
                 self._orphans[kv.key] = kv
         self.revision = result.revision

@@ -61,8 +61,8 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
     asyncio.run(runner())
 
 
-async def until_stopped(stop: asyncio.Event, work: Awaitable[None]) -> None:
-    """Run ``work`` until it ends or ``stop`` is set (then cancel it)."""
+async def until_stopped(stop: asyncio.Event, work: Awaitable[object]) -> None:
+    """Run ``work`` until it ends or ``stop`` is set (then cancel it); its result is dropped."""
     task = asyncio.ensure_future(work)
     waiter = asyncio.ensure_future(stop.wait())
     try:

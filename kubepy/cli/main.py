@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return simulate.run(args)
     if args.command in ("controller-manager", "scheduler", "components"):
         return components.run(args)
-    parser.error(f"unknown command {args.command}")
-    return 2
+    parser.error(f"unknown command {args.command}")  # exits with status 2
 
 
 if __name__ == "__main__":

@@ -102,8 +102,9 @@ class ComponentSupervisor:
                                                              preexec_fn=_die_with_parent)
             log.info("%s process started (pid %d)", self.subcommand, self.proc.pid)
             code = await self.proc.wait()
+            # stop() may have run during the await; mypy keeps the loop condition's narrowing
             if self._stopping:
-                return
+                return  # type: ignore[unreachable]
             if time.monotonic() - started >= HEALTHY_RUN:
                 backoff = MIN_BACKOFF
             self.restarts += 1

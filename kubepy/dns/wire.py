@@ -57,7 +57,7 @@ class Soa:
     minimum: int
 
 
-RData = Union[str, Srv, Soa, tuple, bytes]
+RData = Union[str, Srv, Soa, tuple[Union[bytes, str], ...], bytes]  # the tuple: TXT strings
 
 
 @dataclass(frozen=True)

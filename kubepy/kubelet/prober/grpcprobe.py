@@ -39,7 +39,8 @@ async def probe_grpc(host: str, port: int, service: str, timeout: float | None) 
                            f"{go_duration(limit)}: context deadline exceeded")
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            resp = await stub.Check(health_pb2.HealthCheckRequest(service=service),
+            # types-grpcio-health-checking's HealthStub omits the generated Check attribute
+            resp = await stub.Check(health_pb2.HealthCheckRequest(service=service),  # type: ignore[attr-defined]
                                     timeout=max(0.001, deadline - loop.time()))
         except grpc.aio.AioRpcError as exc:
             code = exc.code()

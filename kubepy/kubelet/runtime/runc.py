@@ -226,8 +226,13 @@ async def wait_pid(pid: int, timeout: float | None = None) -> bool:
     except ProcessLookupError:
         return True
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    done: asyncio.Future[None] = loop.create_future()
+
+    def exited() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, exited)
     try:
         await asyncio.wait_for(done, timeout)
         return True

@@ -85,7 +85,8 @@ def peer_identity(peercert: dict[str, object] | None) -> tuple[str, list[str]] |
     if not peercert:
         return None
     cn, orgs = "", []
-    for rdn in peercert.get("subject", ()):  # type: ignore[union-attr]
+    subject = peercert.get("subject", ())  # ((("commonName", "x"),), (("organizationName", "y"),))
+    for rdn in subject if isinstance(subject, tuple) else ():
         for key, value in rdn:
             if key == "commonName":
                 cn = value

@@ -134,6 +134,7 @@ class AtomicWriter:
         clean = clean_payload(payload)
         plan = plan_write(self.current(), clean, self.links())
         target = self.target_dir
+        old_ts = ts_dir = ""
         if plan.write:
             old_ts = self._old_ts_dir()
             ts_dir = self._new_ts_dir()
