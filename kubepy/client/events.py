@@ -167,8 +167,11 @@ class EventRecorder:
         now_mono = self.clock.monotonic()
         now = self.clock.now()
         key = aggregate_key(ref, type_, reason, message)
-        seen = self._seen.get(key)
+        # ``_seen`` is kept in order of last sighting (a sighting moves its key to the end),
+        # so the least recently seen is the first key: evicting it is O(1)
+        seen = self._seen.pop(key, None)
         if seen is not None and now_mono - seen.last_seen < self.aggregation_window:
+            self._seen[key] = seen
             seen.count += 1
             seen.last_seen = now_mono
             ev = {**seen.event, "count": seen.count, "lastTimestamp": rfc3339(now)}
@@ -181,7 +184,7 @@ class EventRecorder:
         ev = make_event(ref, type_, reason, message, component=self.component, host=self.host,
                         now=now, unix_nanos=nanos)
         if len(self._seen) >= CACHE_SIZE:  # forget the least recently seen
-            del self._seen[min(self._seen, key=lambda k: self._seen[k].last_seen)]
+            del self._seen[next(iter(self._seen))]
         self._seen[key] = _Seen(ev["metadata"]["name"], ev["metadata"]["namespace"], 1,
                                 ev["firstTimestamp"], now_mono, ev)
         if self._spam_allows(ref, now_mono):

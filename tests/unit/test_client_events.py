@@ -160,3 +160,24 @@ def test_a_replicaset_creating_many_pods_writes_25_events_about_itself() -> None
     assert created == [f"Created pod: web-7d4b9-{i:05d}" for i in range(25)] + [
         "Node n1 event: Registered Node n1"]
     assert rec.filtered == 15
+
+
+def test_the_least_recently_seen_event_is_forgotten_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for 3: A B C, A again (a repeat: patched), D forgets B (not A, seen later);
+    then A is still a repeat and B is new again (created)."""
+    from kubepy.client import events
+    monkeypatch.setattr(events, "CACHE_SIZE", 3)
+
+    async def go() -> list[tuple[str, str]]:
+        api = EventsEndpoint()
+        clock = FakeClock()
+        rec = EventRecorder(api, "c", clock=clock)  # type: ignore[arg-type]
+        for msg in ["A", "B", "C", "A", "D", "A", "B"]:
+            clock.advance(1)
+            rec.event(RS, "Normal", "Reason", msg)
+        await rec.close()
+        return [(verb, (body["message"] if verb == "create" else body[1]["message"]))
+                for verb, _, body in api.calls]
+    assert asyncio.run(go()) == [("create", "A"), ("create", "B"), ("create", "C"),
+                                 ("patch", "A"), ("create", "D"), ("patch", "A"),
+                                 ("create", "B")]
