@@ -500,9 +500,15 @@ def test_kubelet_api_logs_and_exec_through_the_apiserver(cluster: Cluster) -> No
 
 
 def _runc_ids(c: Cluster) -> set[str]:
-    out = subprocess.run(["runc", "--root", str(c.agent_dir / "runc"), "list", "-q"],
-                         capture_output=True, text=True, check=True).stdout
-    return set(out.split())
+    """The container ids runc knows (``runc list`` fails when a container's state goes
+    while it reads it, as crash-looping pods' containers do: it is asked again)."""
+    for _ in range(10):
+        r = subprocess.run(["runc", "--root", str(c.agent_dir / "runc"), "list", "-q"],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return set(r.stdout.split())
+        time.sleep(0.1)
+    raise AssertionError(f"runc list failed: {r.stderr}")
 
 
 def test_agent_restart_keeps_running_pods_and_reports_exits(cluster: Cluster) -> None:
