@@ -196,6 +196,27 @@ def test_cri_log_and_exit_code(env: Env) -> None:
         ("stdout", "F", "hello"), ("stdout", "P", "no newline"), ("stderr", "F", "oops")]
 
 
+def test_create_returns_promptly_under_uvloop(env: Env) -> None:
+    """``kubepy agent`` runs on uvloop, whose children keep a copy of their stdio socket: a
+    create that read conmon's stderr to its end would wait for the container's exit."""
+    import uvloop
+    runner = env.runner()
+
+    async def main() -> tuple[float, ExitStatus | None]:
+        cid, bundle = env.bundle(sh("app", "sleep 30"))
+        t0 = time.monotonic()
+        await asyncio.wait_for(runner.create(cid, bundle, log_path=env.log_path(cid)), 10)
+        await runner.start(cid)
+        elapsed = time.monotonic() - t0
+        running = runner.exit_status(cid)
+        await runner.stop(cid, 0)
+        await runner.remove(cid)
+        return elapsed, running
+
+    elapsed, running = uvloop.run(main())
+    assert running is None and elapsed < 5
+
+
 def test_log_started_afresh_past_log_size_max(env: Env) -> None:
     runner = env.runner(log_size_max=4096)
 
