@@ -92,10 +92,23 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_processes(server_pid: int) -> tuple[list[int], list[int]]:
+    """(API server processes: the server and its extra workers, the components child)."""
+    api, comps = [server_pid], []
+    for pid in children(server_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        (comps if b"components" in cmdline else api).append(pid)
+    return api, comps
+
+
 def cpu_snapshot(server_pid: int, sim_pid: int, own_pid: int) -> dict[str, float]:
     """CPU seconds so far of each process of the benchmark."""
-    return {"apiserver": cpu_seconds(server_pid),
-            "components": sum(cpu_seconds(p) for p in children(server_pid)),
+    api, comps = server_processes(server_pid)
+    return {"apiserver": sum(cpu_seconds(p) for p in api),
+            "components": sum(cpu_seconds(p) for p in comps),
             "simulate": cpu_seconds(sim_pid), "bench": cpu_seconds(own_pid)}
 
 
@@ -350,8 +363,8 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, server_pid: int,
                   f"(load {result['load_before_pods']} -> {result['load_after_pods']})",
                   flush=True)
             await asyncio.sleep(2)
-            comps = children(server_pid)
-            result["rss_mb"] = {"apiserver": round(rss_mb(server_pid), 1),
+            api, comps = server_processes(server_pid)
+            result["rss_mb"] = {"apiserver": round(sum(rss_mb(p) for p in api), 1),
                                 "components": round(sum(rss_mb(p) for p in comps), 1),
                                 "simulate": round(rss_mb(sim.pid), 1)}
             result["rss_mb"]["control_plane"] = round(result["rss_mb"]["apiserver"] +
@@ -386,6 +399,8 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--node-status-frequency", type=float, default=300.0,
                     help="the simulator's seconds between node status posts")
+    ap.add_argument("--apiserver-workers", type=int, default=1,
+                    help="API server processes (kubepy server --apiserver-workers)")
     ap.add_argument("--idle-seconds", type=float, default=0.0,
                     help="before the pods, measure the CPU the Ready nodes cost for this long")
     ap.add_argument("--no-delete", action="store_true", help="skip the deletion phase")
@@ -396,7 +411,8 @@ def main() -> int:
     server = subprocess.Popen(
         [str(REPO / ".venv/bin/kubepy"), "server", "--data-dir", str(data),
          "--https-listen-port", str(port), "--bind-address", "127.0.0.1", "--disable-agent",
-         "--cluster-cidr", "10.96.0.0/11", "--log-level", "WARNING"],
+         "--cluster-cidr", "10.96.0.0/11", "--log-level", "WARNING",
+         "--apiserver-workers", str(args.apiserver_workers)],
         stdout=open(tmp / "server.log", "wb"), stderr=subprocess.STDOUT, cwd=REPO)
     kubeconfig = data / "admin.kubeconfig"
     try:
