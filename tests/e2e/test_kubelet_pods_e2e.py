@@ -231,6 +231,13 @@ def _pod(name: str, spec: Obj) -> Obj:
             "spec": {"restartPolicy": "Never", **spec}}
 
 
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
 def _sh_container(name: str, script: str, **extra: Any) -> Obj:
     return {"name": name, "image": IMAGE, "command": ["sh", "-c", script], **extra}
 
@@ -317,14 +324,20 @@ def test_containers_talk_over_localhost(env: Env) -> None:
 def test_running_pod_stopped_with_grace(env: Env) -> None:
     e = env
     pod = _pod("sleeper", {"containers": [
-        _sh_container("term-ok", "trap 'exit 0' TERM; sleep 3600 & wait",
+        _sh_container("term-ok", "trap 'exit 0' TERM; echo trapped; sleep 3600 & wait",
                       ports=[{"containerPort": 8080, "hostPort": _free_port()}]),
-        _sh_container("stubborn", "trap '' TERM; sleep 3600 & wait; sleep 3600")]})
+        _sh_container("stubborn", "trap '' TERM; echo trapped; sleep 3600 & wait; sleep 3600")]})
     uid = pod["metadata"]["uid"]
 
     async def main() -> tuple[Obj, Obj, float]:
         state = await e.rt.start_pod(pod)
         try:
+            # SIGTERM must not arrive before the shells have set their traps (a loaded
+            # machine may not have run them yet when start_pod returns)
+            for _ in range(200):
+                if all("trapped" in _read(e.rt.log_path(pod, c)) for c in ("term-ok", "stubborn")):
+                    break
+                await asyncio.sleep(0.05)
             running = state.status()
             # the checks of assert_clean see this pod's veth and its hostPort's DNAT rules
             assert len(_bridge_ports(e.bridge)) == 1
