@@ -55,6 +55,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--insecure-registry", action="append", default=[],
                    help="registry host[:port] reached over plain HTTP (repeatable)")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0)
+    p.add_argument("--eviction-hard", default=None,
+                   help="the kubelet's hard eviction thresholds for the node pressure "
+                        "conditions, e.g. 'memory.available<100Mi,nodefs.available<10%%' "
+                        "(default: the kubelet's)")
     p.add_argument("--kubelet-port", type=int, default=10250,
                    help="the kubelet API port (0: any free port)")
     p.add_argument("--cluster-cidr", default="10.42.0.0/16",
@@ -76,7 +80,8 @@ def kubeconfig_ca_pem(path: Path) -> bytes:
     if cluster.get("certificate-authority-data"):
         return base64.b64decode(cluster["certificate-authority-data"])
     if cluster.get("certificate-authority"):
-        return (path.parent / os.path.expanduser(cluster["certificate-authority"])).read_bytes()
+        ca_file: str = cluster["certificate-authority"]
+        return (path.parent / os.path.expanduser(ca_file)).read_bytes()
     return b""
 
 
@@ -102,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         insecure_registries=args.insecure_registry,
         status_frequency=args.node_status_update_frequency,
         kubelet_port=args.kubelet_port, client_ca_pem=kubeconfig_ca_pem(args.kubeconfig))
+    if args.eviction_hard is not None:
+        config.eviction_hard = args.eviction_hard
     kube = load_kubeconfig(args.kubeconfig)
     parent = os.getppid() if args.watch_parent else None
 

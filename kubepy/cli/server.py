@@ -70,6 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="key=value label for the node (repeatable)")
     p.add_argument("--kubelet-port", type=int, default=10250,
                    help="the kubelet API port (0: any free port)")
+    p.add_argument("--eviction-hard", default=None,
+                   help="the node agent's hard eviction thresholds (see kubepy agent)")
     p.add_argument("--cluster-dns-port", type=int, default=10053,
                    help="port of the cluster DNS server on the node address (0: any free "
                         "port; the kube-dns Service maps 53 to it)")
@@ -138,6 +140,8 @@ def agent_args(args: argparse.Namespace, *, server_url: str, kubeconfig: Path,
         out += ["--insecure-registry", registry]
     if args.disable_kube_proxy:
         out.append("--disable-kube-proxy")
+    if getattr(args, "eviction_hard", None) is not None:
+        out += ["--eviction-hard", args.eviction_hard]
     return out
 
 

@@ -52,9 +52,12 @@ def flag_values(argv: list[str], flag: str) -> list[str]:
     (("--insecure-registry", "r:5000"), "--insecure-registry", ["r:5000"]),
     ((), "--node-name", ["n1"]),
     ((), "--kubeconfig", ["/d/cred/node.kubeconfig"]),
+    ((), "--eviction-hard", []),
+    (("--eviction-hard", "memory.available<1Mi"), "--eviction-hard", ["memory.available<1Mi"]),
 ], ids=["control-plane-labels", "extra-label", "cluster-dns", "cluster-domain",
         "cluster-cidr", "kubelet-port", "no-bridge-by-default", "bridge", "netns-dir",
-        "cgroup-parent", "insecure-registry", "node-name", "node-kubeconfig"])
+        "cgroup-parent", "insecure-registry", "node-name", "node-kubeconfig",
+        "no-eviction-hard-by-default", "eviction-hard"])
 def test_agent_args(argv: tuple[str, ...], flag: str, want: list[str]) -> None:
     assert flag_values(agent_argv(*argv), flag) == want
 
@@ -72,9 +75,11 @@ def test_agent_args_parse_as_agent_flags() -> None:
     agent.add_parser(sub)
     parsed = parser.parse_args(["agent", *agent_argv(
         "--bridge", "b", "--netns-dir", "/n", "--cgroup-parent", "c", "--cni-bin-dir", "/x",
-        "--insecure-registry", "r", "--disable-kube-proxy", "--node-label", "a=b")])
+        "--insecure-registry", "r", "--disable-kube-proxy", "--node-label", "a=b",
+        "--eviction-hard", "")])
     assert (parsed.bridge, parsed.cluster_cidr, parsed.disable_kube_proxy) == (
         "b", "10.42.0.0/16", True)
+    assert parsed.eviction_hard == ""
     assert parsed.watch_parent
 
 
