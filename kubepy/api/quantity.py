@@ -317,6 +317,7 @@ def _scaled(s: str | int | float | Decimal | Quantity, exp10_shift: int) -> int:
         return 0
     if exp10 + len(str(abs(mantissa))) > 20:
         return _MAX_INT64 if mantissa > 0 else -_MAX_INT64 - 1
+    result: int
     if exp10 >= 0:
         result = mantissa * 10**exp10
     else:

@@ -296,7 +296,7 @@ def service_usage(svc: Obj) -> ResourceList:
 
 def claim_class(pvc: Obj) -> str:
     """The claim's StorageClass name (the beta annotation wins over the field)."""
-    ann = (pvc.get("metadata") or {}).get("annotations") or {}
+    ann: dict[str, str] = (pvc.get("metadata") or {}).get("annotations") or {}
     if "volume.beta.kubernetes.io/storage-class" in ann:
         return ann["volume.beta.kubernetes.io/storage-class"]
     return (pvc.get("spec") or {}).get("storageClassName") or ""
@@ -517,7 +517,7 @@ def handles(group: str, resource: str, operation: str, subresource: str = "",
         if subresource == "status" and new_obj is not None and old_obj is not None:
             def allocated(o: Obj) -> Any:
                 return ((o.get("status") or {}).get("allocatedResources") or {}).get("storage")
-            return allocated(new_obj) != allocated(old_obj)
+            return bool(allocated(new_obj) != allocated(old_obj))
         return False
     return subresource == "" and operation == "CREATE"
 
@@ -625,4 +625,5 @@ def admit(quotas: list[Obj], new_obj: Obj, old_obj: Obj | None, *, group: str,
 
 
 def _name(quota: Obj) -> str:
-    return (quota.get("metadata") or {}).get("name", "")
+    name: str = (quota.get("metadata") or {}).get("name", "")
+    return name

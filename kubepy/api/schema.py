@@ -28,8 +28,8 @@ _REF_PREFIX = "#/$defs/"
 def _load_definitions() -> dict[str, dict[str, Any]]:
     root = importlib.resources.files("kubernetes_validate")
     path = root / "kubernetes-json-schema" / f"{SCHEMA_VERSION}-local" / "_definitions.json"
-    data = orjson.loads(path.read_bytes())
-    return data["$defs"]
+    definitions: dict[str, dict[str, Any]] = orjson.loads(path.read_bytes())["$defs"]
+    return definitions
 
 
 class SchemaNode:
@@ -116,7 +116,8 @@ class SchemaNode:
 
     @property
     def description(self) -> str:
-        return self.raw.get("description", "")
+        description: str = self.raw.get("description", "")
+        return description
 
     @property
     def required(self) -> list[str]:

@@ -27,6 +27,7 @@ from kubepy.apiserver.metrics import RequestMetrics
 from kubepy.apiserver.negotiation import media_type
 from kubepy.apiserver.rbac import Attributes, RBACAuthorizer, forbidden_message
 from kubepy.apiserver.requestinfo import RequestInfo, request_info
+from kubepy.apiserver.serviceaccounts import TokenIssuer
 
 log = logging.getLogger("kubepy.apiserver")
 
@@ -48,7 +49,7 @@ class AppState:
     openapi: Any = None  # kubepy.api.openapi.OpenAPIDocuments, built lazily
     # custom resource schemas for the OpenAPI documents: "<group>/<version>/<Kind>" -> schema
     openapi_extra: Callable[[], dict[str, Any]] = lambda: {}
-    token_issuer: Any = None  # kubepy.apiserver.serviceaccounts.TokenIssuer
+    token_issuer: TokenIssuer | None = None
 
 
 def status_response(err: errors.StatusError) -> web.Response:

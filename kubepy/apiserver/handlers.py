@@ -56,7 +56,7 @@ class Warnings:
 
 
 def schema_for(rt: ResourceType) -> SchemaNode | None:
-    custom = getattr(rt, "schema", None)
+    custom: SchemaNode | None = getattr(rt, "schema", None)  # a CustomResourceDefinition's
     if custom is not None:
         return custom
     if getattr(rt, "custom", False):
@@ -91,6 +91,7 @@ class ResourceHandlers:
         warnings = Warnings()
         request["served"] = rt
         rt = self.storage_type(rt)
+        response: web.StreamResponse
         if info.subresource:
             handler = self.subresources.get((rt.plural, info.subresource))
             if handler is None and rt.custom and rt.subresource(info.subresource):

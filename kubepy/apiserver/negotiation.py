@@ -33,7 +33,8 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def body_type(request: Any) -> str | None:
     """The request's Content-Type header as sent (None when absent: JSON, as the apiserver
     takes it; aiohttp's ``content_type`` would say application/octet-stream)."""
-    return request.headers.get("Content-Type")
+    content_type: str | None = request.headers.get("Content-Type")
+    return content_type
 
 
 def media_type(content_type: str | None) -> str:

@@ -195,7 +195,7 @@ def container_names(pod: Obj) -> list[str]:
 def choose_container(pod: Obj, container: str) -> str:
     """validateContainer: the named container must exist; none named means the only one."""
     name = (pod.get("metadata") or {}).get("name", "")
-    regular = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    regular: list[str] = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
     if not container:
         if len(regular) == 1:
             return regular[0]

@@ -291,6 +291,8 @@ class Subresources:
 
         state: AppState = request.app["state"]
         issuer = state.token_issuer
+        if issuer is None:  # no signing key: the TokenRequest API is not served (as in kube-apiserver)
+            raise errors.NotFound("the server could not find the requested resource")
         spec = dict(body.get("spec") or {})
         audiences = spec.get("audiences") or list(issuer.audiences)
         seconds = int(spec.get("expirationSeconds") or 3600)

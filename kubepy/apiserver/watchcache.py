@@ -32,7 +32,7 @@ Obj = dict[str, Any]
 
 
 def decode(kv: KeyValue) -> Obj:
-    obj = orjson.loads(kv.value)
+    obj: Obj = orjson.loads(kv.value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
     return obj
 

@@ -57,6 +57,7 @@ STRICT_CASES = [
     pytest.param("def f(x: int) -> None:\n    if isinstance(x, str):\n        print(x)\n", "unreachable",
                  id="warn_unreachable"),
     pytest.param("def f(x: int) -> bool:\n    return x == 'a'\n", "comparison-overlap", id="strict_equality"),
+    pytest.param("import json\ndef f() -> str:\n    return json.loads('1')\n", "no-any-return", id="warn_return_any"),
 ]
 UNTYPED = "def f(x):\n    return x\n"
 

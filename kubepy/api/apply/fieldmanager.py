@@ -38,7 +38,7 @@ import copy
 import functools
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -119,9 +119,12 @@ def _ignored(subresource: str, reset_fields: Iterable[Iterable[str]] | None) -> 
     return {tuple(("f", name) for name in names) for names in chosen}
 
 
-def _clone(obj: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def _clone(obj: _T) -> _T:
     try:
-        return orjson.loads(orjson.dumps(obj))
+        return cast(_T, orjson.loads(orjson.dumps(obj)))  # a JSON round trip keeps the type
     except (TypeError, orjson.JSONEncodeError):
         return copy.deepcopy(obj)
 

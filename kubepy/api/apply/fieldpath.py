@@ -148,7 +148,7 @@ def make_path(*parts: str | PathElement) -> Path:
 def serialize_element(pe: PathElement) -> str:
     kind, payload = pe
     if kind == "f":
-        return "f:" + payload
+        return "f:" + str(payload)
     if kind == "k":
         body = ",".join(go_json(name) + ":" + go_json(thaw(v)) for name, v in payload)
         return "k:{" + body + "}"
@@ -196,7 +196,7 @@ def _go_string(value: Any) -> str:
 def element_string(pe: PathElement) -> str:
     kind, payload = pe
     if kind == "f":
-        return "." + payload
+        return "." + str(payload)
     if kind == "k":
         return "[" + ",".join(f"{name}={_go_string(thaw(v))}" for name, v in payload) + "]"
     if kind == "v":

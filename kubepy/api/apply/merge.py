@@ -96,7 +96,7 @@ def apply_configuration(live: dict[str, Any], config: dict[str, Any], shape: Sha
 
     ``managers`` changes in place, also when ``ApplyConflicts`` is raised: pass a copy.
     """
-    merged = merge(live, config, shape)
+    merged: dict[str, Any] = merge(live, config, shape)
     last = managers.get(applier)
     applied = exclude_prefixed(field_set(config, shape), ignored)
     managers[applier] = VersionedSet(frozenset(applied), version, True)

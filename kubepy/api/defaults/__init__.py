@@ -42,9 +42,10 @@ def defaulter_for(group: str, version: str, kind: str) -> Defaulter | None:
 def _deep_copy(obj: dict[str, Any]) -> dict[str, Any]:
     """A deep copy; through orjson for plain JSON values (several times faster)."""
     try:
-        return orjson.loads(orjson.dumps(obj))
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(obj))
     except (TypeError, orjson.JSONEncodeError):
         return copy.deepcopy(obj)
+    return copied
 
 
 def apply_defaults(group: str, version: str, kind: str, obj: dict[str, Any]) -> dict[str, Any]:

@@ -73,8 +73,8 @@ def default_hpa_v1(hpa: Obj) -> None:
         spec["minReplicas"] = 1
 
 
-def _fill_rules(rules: Any, defaults: Obj) -> Obj:
-    rules = rules if isinstance(rules, dict) else {}
+def _fill_rules(given: Any, defaults: Obj) -> Obj:
+    rules: Obj = given if isinstance(given, dict) else {}
     for key, value in defaults.items():
         if rules.get(key) is None:
             rules[key] = copy.deepcopy(value)

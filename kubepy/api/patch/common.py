@@ -12,7 +12,7 @@ Kubernetes builds several patch error messages with Go's ``%v`` verb (``map[name
 from __future__ import annotations
 
 import decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -42,12 +42,15 @@ def unprocessable(detail: str) -> errors.Invalid:
     return err
 
 
-def deep_copy(value: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def deep_copy(value: _T) -> _T:
     """A copy of a JSON value that shares no dict or list with the input."""
     if isinstance(value, dict):
-        return {k: deep_copy(v) for k, v in value.items()}
+        return cast(_T, {k: deep_copy(v) for k, v in value.items()})
     if isinstance(value, list):
-        return [deep_copy(v) for v in value]
+        return cast(_T, [deep_copy(v) for v in value])
     return value
 
 

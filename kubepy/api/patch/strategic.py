@@ -176,7 +176,7 @@ def _merge_map(original: dict[str, Any] | None, patch: dict[str, Any], schema: S
     if DIRECTIVE_MARKER in patch:
         directive = patch[DIRECTIVE_MARKER]
         if directive == "replace":
-            replaced = _materialise({k: v for k, v in patch.items() if k != DIRECTIVE_MARKER})
+            replaced: dict[str, Any] = _materialise({k: v for k, v in patch.items() if k != DIRECTIVE_MARKER})
             return replaced
         if directive == "delete":
             return {}
@@ -336,7 +336,8 @@ def _same_entry(left: Any, right: Any, merge_key: str) -> bool:
 def _merge_list_field(original: list[Any], patch: list[Any], list_schema: SchemaNode | None, *, delete_list: bool) -> list[Any]:
     """A list field: merged when its strategy is ``merge`` (or for a delete list), else replaced."""
     if _strategy(list_schema) != "merge" and not delete_list:
-        return _materialise(patch)
+        replaced: list[Any] = _materialise(patch)
+        return replaced
     if not original and not patch:
         return original
     merge_key = _merge_key(list_schema)

@@ -29,7 +29,7 @@ JOB = (
 def _condition(obj: Obj, condition_type: str) -> bool:
     for condition in dig(obj, "status", "conditions") or []:
         if condition.get("type") == condition_type:
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 

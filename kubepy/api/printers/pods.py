@@ -59,7 +59,7 @@ def pod_conditions(pod: Obj) -> list[dict[str, str]]:
 def _condition_true(status: Obj, condition_type: str) -> bool:
     for condition in status.get("conditions") or []:
         if condition.get("type") == condition_type:
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 

@@ -120,8 +120,8 @@ def _only_scheduling_changed(job: Obj, template: Any, old_template: Any) -> bool
         return False
     scrub = ("nodeSelector", "affinity", "tolerations", "schedulingGates")
 
-    def strip(t: Any) -> dict[str, Any]:
-        t = dict(_m(t))
+    def strip(template: Any) -> dict[str, Any]:
+        t = dict(_m(template))
         meta = dict(_m(t.get("metadata")))
         meta.pop("labels", None)
         meta.pop("annotations", None)

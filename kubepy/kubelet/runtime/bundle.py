@@ -26,7 +26,8 @@ def write_bundle(bundle_dir: str, spec: dict[str, Any]) -> str:
 
 def read_spec(bundle_dir: str) -> dict[str, Any]:
     with open(os.path.join(bundle_dir, "config.json")) as f:
-        return json.load(f)
+        spec: dict[str, Any] = json.load(f)
+    return spec
 
 
 def mounts_under(path: str) -> list[str]:

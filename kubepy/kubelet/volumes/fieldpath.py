@@ -80,10 +80,9 @@ def extract_field_path(pod: Obj, path: str) -> str:
     sub = split_subscript(path)
     if sub is not None:
         head, key = sub
-        if head == "metadata.annotations":
-            return (meta.get("annotations") or {}).get(key, "")
-        if head == "metadata.labels":
-            return (meta.get("labels") or {}).get(key, "")
+        if head in ("metadata.annotations", "metadata.labels"):
+            values: dict[str, str] = meta.get(head.removeprefix("metadata.")) or {}
+            return values.get(key, "")
         raise FieldPathError(f'fieldPath "{path}" does not support subscript')
     if path == "metadata.annotations":
         return format_map(meta.get("annotations"))
@@ -119,7 +118,8 @@ def pod_field_value(pod: Obj, path: str, *, host_ips: list[str] | tuple[str, ...
 
 def find_container(pod: Obj, name: str) -> Obj:
     spec = pod.get("spec") or {}
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+    containers: list[Obj] = (spec.get("containers") or []) + (spec.get("initContainers") or [])
+    for c in containers:
         if c.get("name") == name:
             return c
     raise FieldPathError(f"container {name} not found")
