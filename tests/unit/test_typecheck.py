@@ -83,7 +83,7 @@ def test_config_is_strict(cache_dir: Path, tmp_path: Path, source: str, code: st
     pytest.param("kubepy.api.typecheck_probe", True, id="checked-package"),
     pytest.param("kubepy.controllers.typecheck_probe", False, id="ignored-area"),
     pytest.param("kubepy.controllers.context", True, id="named-module-beats-ignored-area"),
-    pytest.param("kubepy.kubelet.runtime.spec", False, id="ignored-module-in-checked-package"),
+    pytest.param("kubepy.kubelet.network.typecheck_probe", False, id="ignored-subpackage-in-checked-package"),
 ])
 def test_overrides_select_checked_modules(cache_dir: Path, tmp_path: Path, module: str, checked: bool) -> None:
     result = _mypy(cache_dir, str(_probe(tmp_path, module, UNTYPED)))

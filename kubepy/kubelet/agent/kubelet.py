@@ -38,7 +38,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 
@@ -678,11 +678,17 @@ class Agent:
         sandbox, exited = state.sandbox, state.sandbox_exit
         if sandbox is not None and exited is not None and sandbox.id not in self._watched:
             self._watched.add(sandbox.id)
-            exited.add_done_callback(lambda _t, k=key: self.queue.enqueue_key(k))
+            exited.add_done_callback(self._enqueue_on_done(key))
         for cid, inst in state.instances.items():
             if cid not in self._watched:
                 self._watched.add(cid)
-                inst.exited.add_done_callback(lambda _t, k=key: self.queue.enqueue_key(k))
+                inst.exited.add_done_callback(self._enqueue_on_done(key))
+
+    def _enqueue_on_done(self, key: str) -> Callable[["asyncio.Future[Any]"], None]:
+        """A done-callback that syncs the pod *key* again (a container or sandbox exited)."""
+        def done(_future: "asyncio.Future[Any]") -> None:
+            self.queue.enqueue_key(key)
+        return done
 
     async def _release(self, uid: str) -> None:
         assert self.runtime is not None

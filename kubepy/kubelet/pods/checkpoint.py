@@ -105,6 +105,6 @@ def from_json(data: Obj) -> Checkpoint:
             containers={n: record_from_json(r) for n, r in (data.get("containers") or {}).items()},
             instances=[InstanceInfo(**i) for i in data.get("instances") or []],
             volumes=data.get("volumes"),
-            failure=tuple(data["failure"]) if data.get("failure") else None)  # type: ignore[arg-type]
+            failure=tuple(data["failure"]) if data.get("failure") else None)
     except (KeyError, TypeError) as e:
         raise ValueError(f"runtime checkpoint: {e!r}") from e

@@ -112,13 +112,13 @@ def _unique(items: Sequence[str]) -> list[str]:
 def _merge_options(base: Sequence[str], extra: Sequence[Obj]) -> list[str]:
     merged: dict[str, str] = {}
     for opt in base:
-        name, sep, value = opt.partition(":")
+        name = opt.partition(":")[0]
         merged[name] = opt
-    for opt in extra:
-        name = opt.get("name") or ""
+    for option in extra:
+        name = option.get("name") or ""
         if not name:
             continue
-        value = opt.get("value")
+        value = option.get("value")
         merged[name] = f"{name}:{value}" if value not in (None, "") else name
     return list(merged.values())
 

@@ -56,7 +56,7 @@ import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from kubepy.kubelet.images.pull import PullAction, default_pull_policy, never_pull_message, \
     pull_action
@@ -97,7 +97,7 @@ class PodStopError(Exception):
     ``kubepy killall``-style cleanup can still remove it."""
 
 
-def image_config_for_spec(config: Obj) -> Obj:
+def image_config_for_spec(config: Mapping[str, Any]) -> Obj:
     """The image store's parsed config in the Docker field names ``container_spec`` reads."""
     return {"Entrypoint": config.get("entrypoint") or None, "Cmd": config.get("cmd") or None,
             "Env": config.get("env") or [], "WorkingDir": config.get("working_dir") or "",

@@ -63,7 +63,7 @@ ANNOTATION_SANDBOX_ID = "io.kubernetes.cri.sandbox-id"
 
 def pod_hostname(pod: Obj) -> str:
     """``spec.hostname`` or the pod name, cut to 63 characters without a trailing - or ."""
-    name = (pod.get("spec") or {}).get("hostname") or pod["metadata"]["name"]
+    name = str((pod.get("spec") or {}).get("hostname") or pod["metadata"]["name"])
     return name[:63].rstrip("-.") if len(name) > 63 else name
 
 
@@ -90,7 +90,7 @@ def qos_class(pod: Obj) -> str:
     """Guaranteed, Burstable or BestEffort (status.qosClass when the server set it)."""
     known = (pod.get("status") or {}).get("qosClass")
     if known:
-        return known
+        return str(known)
     spec = pod.get("spec") or {}
     containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
     any_set, guaranteed = False, True
