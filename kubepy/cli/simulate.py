@@ -35,9 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="extra labels, key=value[,key=value...]")
     p.add_argument("--register-with-taints", default="",
                    help="taints, key[=value]:Effect[,...] (as the kubelet flag)")
-    p.add_argument("--node-status-update-frequency", type=float, default=60.0,
-                   help="seconds between node status heartbeats (the Lease is renewed "
-                        "every 10 s regardless)")
+    p.add_argument("--node-status-update-frequency", type=float, default=300.0,
+                   help="seconds between node status posts when nothing changed (the "
+                        "kubelet's nodeStatusReportFrequency); the Lease is the heartbeat, "
+                        "renewed every 10 s")
     p.add_argument("--node-lease-duration-seconds", type=int, default=40,
                    help="the nodes' Lease duration (renewed every quarter of it)")
     p.add_argument("--workers", type=int, default=16)

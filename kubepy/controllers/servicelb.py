@@ -88,6 +88,15 @@ def status_update(service: Mapping[str, Any], addresses: list[str]) -> Obj | Non
 
 # ---------------------------------------------------------------------------- controller
 
+def _address_inputs(node: Obj) -> tuple[Any, Any, Any]:
+    """What ``node_addresses`` reads of a node: addresses, Ready, deletionTimestamp."""
+    status = node.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or []
+                  if c.get("type") == "Ready"), None)
+    return (status.get("addresses"), ready,
+            (node.get("metadata") or {}).get("deletionTimestamp"))
+
+
 class ServiceLBController(Controller):
     name = NAME
 
@@ -109,6 +118,10 @@ class ServiceLBController(Controller):
             self.enqueue(service)
 
     def _on_node_update(self, old: Obj, new: Obj) -> None:
+        # most node updates (status heartbeats, podCIDR) change neither the addresses nor
+        # readiness: compare those raw fields before parsing any address
+        if _address_inputs(old) == _address_inputs(new):
+            return
         if node_addresses([old]) != node_addresses([new]):
             self._requeue_all()
 
