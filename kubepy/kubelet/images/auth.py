@@ -32,8 +32,10 @@ def credentials_from_docker_config(*documents: dict[str, Any]) -> Credentials:
     """Registry -> (username, password) from docker config JSONs, earlier documents first."""
     found: Credentials = {}
     for document in documents:
-        auths = document.get("auths", document) if isinstance(document, dict) else {}
-        for server, entry in (auths or {}).items():
+        auths = document.get("auths", document)
+        if not isinstance(auths, dict):
+            continue
+        for server, entry in auths.items():
             if not isinstance(entry, dict):
                 continue
             username, password = entry.get("username") or "", entry.get("password") or ""

@@ -17,6 +17,7 @@ under an flock, so the kubelet and ``kubepy images`` may both use the store. Met
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -137,7 +138,8 @@ class ImageStore:
         return digest
 
     def read_json_blob(self, digest: str) -> dict[str, Any]:
-        return json.loads(self.blob_path(digest).read_bytes())
+        doc: dict[str, Any] = json.loads(self.blob_path(digest).read_bytes())
+        return doc
 
     # layers -----------------------------------------------------------------------------
     def layer_dir(self, chain_id: str) -> Path:
@@ -260,13 +262,14 @@ class ImageStore:
             image = self._find(images, ref)
             if image is None:
                 raise ImageNotFound(f"image {ref!r} not found")
-            by_tag = False
+            parsed: Reference | None = None
             try:
                 parsed = parse_reference(ref)
-                by_tag = parsed.digest is None and str(parsed) in image["repo_tags"]
             except InvalidReference:
                 pass
-            if by_tag:
+            by_tag = (parsed is not None and parsed.digest is None
+                      and str(parsed) in image["repo_tags"])
+            if by_tag and parsed is not None:
                 image["repo_tags"].remove(str(parsed))
                 name = parsed.name
                 if not any(t.rsplit(":", 1)[0] == name for t in image["repo_tags"]):
@@ -275,12 +278,12 @@ class ImageStore:
                 del images[image["id"]]
             return dict(image)  # type: ignore[return-value]
 
-    def garbage_collect(self, in_use: Iterable[str] | None = None) -> dict[str, list[str]]:
+    def garbage_collect(self, in_use: Iterable[str] | None = None) -> dict[str, builtins.list[str]]:
         """Remove images not named in ``in_use`` (refs or IDs; None keeps every image), then
         every blob and layer no remaining image refers to. Returns what was removed.
 
         Blobs of a pull in progress belong to no image yet: callers serialise GC with pulls."""
-        removed: dict[str, list[str]] = {"images": [], "blobs": [], "layers": []}
+        removed: dict[str, builtins.list[str]] = {"images": [], "blobs": [], "layers": []}
         with self._locked() as images:
             if in_use is not None:
                 keep = {image["id"] for ref in in_use if (image := self._find(images, ref)) is not None}

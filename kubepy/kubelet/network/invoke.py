@@ -79,7 +79,8 @@ class PluginRunner:
                            details)
         if not out.strip():
             return None
-        return json.loads(out)
+        result: dict[str, Any] = json.loads(out)
+        return result
 
     async def version(self, plugin_type: str, cni_version: str = "1.0.0") -> dict[str, Any]:
         """The plugin's VERSION answer (``cniVersion``, ``supportedVersions``)."""
@@ -148,9 +149,11 @@ class ResultCache:
 
     def load(self, network: str, container_id: str, ifname: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self._path(network, container_id, ifname).read_text())
+            text = self._path(network, container_id, ifname).read_text()
         except FileNotFoundError:
             return None
+        entry: dict[str, Any] = json.loads(text)
+        return entry
 
     def delete(self, network: str, container_id: str, ifname: str) -> None:
         self._path(network, container_id, ifname).unlink(missing_ok=True)
