@@ -7,17 +7,23 @@ RSS with 30 pods; each step of the kubelet's path compared with a bare ``runc ru
 Phases (each prints the load average it ran under):
 
 1. ``steps``: with no agent running, the pieces of the kubelet's pod start path timed
-   separately in this process, each ``--runs`` times: a bare ``runc run -d`` of the busybox
-   rootfs (the baseline), netns pinning (``unshare --net``), CNI ADD of loopback and of the
-   bridge+portmap list (``PodNetwork.setup``, plugins timed one by one), the sandbox's
-   ``runc create`` + ``runc start``, the overlay rootfs mount, ``conmon`` + ``runc create`` and
-   ``runc start`` of the app container (``ConmonRunner``), and one ``PUT pods/status``.
+   separately in this process on uvloop (the agent's loop), each ``--runs`` times, wall time
+   and CPU (this process + its reaped children): a bare ``runc run -d`` of the busybox
+   rootfs (the baseline), netns pinning with lo up, CNI ADD (``PodNetwork.setup``, plugins
+   timed one by one), the sandbox's ``runc create`` + ``runc start``, the overlay rootfs
+   mount, ``conmon`` + ``runc create`` and ``runc start`` of the app container
+   (``ConmonRunner``), one ``PUT pods/status``, and the teardown steps; then the cost of one
+   exec from this process, the loop's way and ``network.process.run_process``'s.
 2. ``single``: a real ``kubepy server --disable-agent`` and ``kubepy agent`` (own bridge,
    netns dir, cgroup parent, CIDR and data dir); ``--runs`` times: create a busybox
    ``sleep 3600`` pod, time to Running as a watch sees it (also to bound, to the agent's
    first status, to Ready); delete it and wait until the watch says DELETED.
-3. ``burst``: ``--burst`` pods created at once; per pod time to Running; then the RSS of the
-   agent, of its conmon processes and of the API server while they all run.
+3. ``burst``: ``--burst`` pods created at once; per pod time to Running, the CPU the agent
+   (with its reaped children), the API server and the whole machine used until all ran; then
+   the RSS of the agent, of its conmon processes and of the API server while they all run.
+
+``--agent-loop asyncio`` runs the same agent with ``uvloop.install`` disabled (an experiment:
+asyncio's subprocesses vfork, uvloop's fork the whole agent in the loop's thread).
 
 Everything made is removed at the end, also on failure or Ctrl-C: runc containers of our own
 runc roots, mounts under the temp dir, the CNI networks (veths, nat rules, bridges), netns
