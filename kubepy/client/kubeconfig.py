@@ -42,7 +42,7 @@ def _data(section: dict[str, Any], key: str, base: Path) -> bytes | None:
     if section.get(f"{key}-data"):
         return base64.b64decode(section[f"{key}-data"])
     if section.get(key):
-        return (base / os.path.expanduser(section[key])).read_bytes()
+        return (base / os.path.expanduser(str(section[key]))).read_bytes()
     return None
 
 

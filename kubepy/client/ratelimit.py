@@ -43,7 +43,7 @@ class ItemExponentialFailureRateLimiter:
         self._failures[item] = exp + 1
         if exp >= 64:  # 2**64 * base overflows any sensible cap
             return self.max_delay
-        return min(self.base_delay * (2 ** exp), self.max_delay)
+        return min(self.base_delay * 2.0 ** exp, self.max_delay)
 
     def forget(self, item: Hashable) -> None:
         self._failures.pop(item, None)

@@ -194,7 +194,8 @@ class ApiClient:
 
     async def get(self, rt: ResourceType, name: str, namespace: str | None = None, *,
                   subresource: str | None = None) -> Obj:
-        return await self.request("GET", resource_path(rt, namespace, name, subresource))
+        obj: Obj = await self.request("GET", resource_path(rt, namespace, name, subresource))
+        return obj
 
     async def list(self, rt: ResourceType, namespace: str | None = None, *,
                    label_selector: str | None = None, field_selector: str | None = None,
@@ -213,13 +214,15 @@ class ApiClient:
             params["continue"] = continue_
         if resource_version is not None:
             params["resourceVersion"] = resource_version
-        return await self.request("GET", resource_path(rt, namespace), params=params)
+        page: Obj = await self.request("GET", resource_path(rt, namespace), params=params)
+        return page
 
     async def create(self, rt: ResourceType, obj: Obj, namespace: str | None = None, *,
                      field_manager: str | None = None, dry_run: bool = False) -> Obj:
         ns = _object_namespace(rt, obj, namespace)
-        return await self.request("POST", resource_path(rt, ns),
-                                  params=_write_params(field_manager, dry_run), body=obj)
+        created: Obj = await self.request("POST", resource_path(rt, ns),
+                                          params=_write_params(field_manager, dry_run), body=obj)
+        return created
 
     async def create_subresource(self, rt: ResourceType, name: str, subresource: str,
                                  body: Obj, namespace: str | None = None, *,
@@ -258,9 +261,10 @@ class ApiClient:
         ns = namespace if rt.namespaced else None
         if rt.namespaced and not ns:
             raise ValueError(f"{rt.kind} is namespaced: give a namespace")
-        return await self.request("PATCH", resource_path(rt, ns, name, subresource),
-                                  params=params, body=body,
-                                  content_type=PATCH_CONTENT_TYPES[patch_type])
+        patched: Obj = await self.request("PATCH", resource_path(rt, ns, name, subresource),
+                                          params=params, body=body,
+                                          content_type=PATCH_CONTENT_TYPES[patch_type])
+        return patched
 
     async def apply(self, rt: ResourceType, obj: Obj, *, field_manager: str,
                     force: bool = False, namespace: str | None = None,
@@ -280,7 +284,8 @@ class ApiClient:
         ``Status``. ``preconditions`` is ``{"uid": ..., "resourceVersion": ...}``."""
         body = _delete_options(grace_period_seconds, propagation_policy, preconditions, dry_run)
         ns = namespace if rt.namespaced else None
-        return await self.request("DELETE", resource_path(rt, ns, name), body=body)
+        answer: Obj = await self.request("DELETE", resource_path(rt, ns, name), body=body)
+        return answer
 
     async def delete_collection(self, rt: ResourceType, namespace: str | None = None, *,
                                 label_selector: str | None = None,
@@ -294,8 +299,9 @@ class ApiClient:
         if field_selector:
             params["fieldSelector"] = field_selector
         body = _delete_options(grace_period_seconds, propagation_policy, None, dry_run)
-        return await self.request("DELETE", resource_path(rt, namespace), params=params,
-                                  body=body)
+        status: Obj = await self.request("DELETE", resource_path(rt, namespace), params=params,
+                                         body=body)
+        return status
 
     async def watch(self, rt: ResourceType, namespace: str | None = None, *,
                     resource_version: str | None = None, label_selector: str | None = None,

@@ -12,6 +12,7 @@ replaces objects wholesale, it never edits them in place.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Callable, Iterable
 
 Obj = dict[str, Any]
@@ -74,17 +75,17 @@ class Store:
         for name, fn in (indexers or {}).items():
             self.add_indexer(name, fn)
 
-    # -- reads
+    # -- reads (``list`` names a method in this class: annotations say ``builtins.list``)
     def get(self, key: str) -> Obj | None:
         return self._items.get(key)
 
     def get_by_name(self, namespace: str | None, name: str) -> Obj | None:
         return self._items.get(f"{namespace}/{name}" if namespace else name)
 
-    def list(self) -> list[Obj]:
+    def list(self) -> builtins.list[Obj]:
         return list(self._items.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         return list(self._items)
 
     def __len__(self) -> int:
@@ -93,12 +94,12 @@ class Store:
     def __contains__(self, key: object) -> bool:
         return key in self._items
 
-    def by_index(self, index: str, value: str) -> list[Obj]:
+    def by_index(self, index: str, value: str) -> builtins.list[Obj]:
         if index not in self._indexers:
             raise KeyError(f"no index {index!r}")
         return [self._items[k] for k in sorted(self._indices[index].get(value, ()))]
 
-    def index_keys(self, index: str, value: str) -> list[str]:
+    def index_keys(self, index: str, value: str) -> builtins.list[str]:
         if index not in self._indexers:
             raise KeyError(f"no index {index!r}")
         return sorted(self._indices[index].get(value, ()))
