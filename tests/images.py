@@ -11,9 +11,13 @@ The machine has no internet, so ``busybox``, ``python`` and ``nginx`` are made h
   its own).
 
 ``write_layout`` puts the chosen images into one OCI image layout (blobs shared; each
-manifest named by ``org.opencontainers.image.ref.name``), which skopeo copies to a registry
-(``oci:<dir>:<name>``) and ``kubepy images import`` reads. Run as a script:
-``python tests/images.py DIR [busybox python nginx]``.
+manifest named by ``org.opencontainers.image.ref.name``, or by ``io.containerd.image.name`` for
+a full reference), which skopeo copies to a registry (``oci:<dir>:<name>``) and ``kubepy images
+import`` reads. Run as a script: ``python tests/images.py DIR [busybox python nginx]``.
+
+The e2e tests' own images come from here too: ``build_busybox_image`` (``IMAGE``, busybox with
+every applet, ``Cmd ["/bin/sh"]``) and ``busybox_entries`` for a layer of a few applets plus
+the test's own files; ``layer_tar`` and ``blob`` for layouts a test shapes by hand.
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ NGINX_INDEX = """<!DOCTYPE html>
 </body>
 </html>
 """
+# the e2e tests' busybox image, as pods name it
+IMAGE = "docker.io/library/busybox:e2e"
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"
+GROUP = "root:x:0:\nnogroup:x:65534:\n"
+REF_NAME = "org.opencontainers.image.ref.name"
+CONTAINERD_NAME = "io.containerd.image.name"
 # stdlib parts no test needs (a third of the size)
 PYTHON_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
                "dist-packages", "site-packages", "config-3.11-x86_64-linux-gnu"}
@@ -59,13 +69,14 @@ class ImageSpec:
     config: dict[str, Any] = field(default_factory=dict)   # the OCI config's "config"
 
 
-def layer_tar(entries: Iterable[Entry]) -> bytes:
-    """A deterministic layer tar (root-owned, mtime 0) of *entries*, in order."""
+def layer_tar(entries: Iterable[Entry], *, mtime: int = 0) -> bytes:
+    """A deterministic, uncompressed layer tar (root-owned, every entry at *mtime*) of
+    *entries*, in order."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, kind, data, mode in entries:
             info = tarfile.TarInfo(name)
-            info.mode, info.mtime = mode, 0
+            info.mode, info.mtime = mode, mtime
             if kind == "d":
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
@@ -84,17 +95,39 @@ def _parents(path: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def busybox_layer() -> bytes:
-    applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    entries: list[Entry] = [(d, "d", b"", 0o1777 if d == "tmp" else 0o755)
-                            for d in ("bin", "etc", "tmp", "root", "usr", "usr/bin", "var")]
+def busybox_applets() -> list[str]:
+    """The applets this machine's busybox-static has (``busybox --list``)."""
+    return subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def busybox_entries(*, dirs: Iterable[str] = ("bin", "etc", "tmp", "root", "usr", "usr/bin",
+                                              "var"),
+                    applets: Iterable[str] | None = None,
+                    passwd: str | None = PASSWD, group: str | None = GROUP) -> list[Entry]:
+    """A busybox tree, in this order: *dirs* (``tmp`` mode 1777), /bin/busybox, a symlink in
+    /bin per applet (every applet when *applets* is None), /etc/passwd and /etc/group unless
+    None (*dirs* must then hold ``etc``)."""
+    entries: list[Entry] = [(d, "d", b"", 0o1777 if d == "tmp" else 0o755) for d in dirs]
     entries.append(("bin/busybox", "f", BUSYBOX.read_bytes(), 0o755))
-    entries += [(f"bin/{a}", "l", "busybox", 0o777) for a in applets if a != "busybox"]
-    entries += [("etc/passwd", "f", "root:x:0:0:root:/root:/bin/sh\n"
-                 "nobody:x:65534:65534:nobody:/:/bin/sh\n", 0o644),
-                ("etc/group", "f", "root:x:0:\nnogroup:x:65534:\n", 0o644)]
-    return layer_tar(entries)
+    names = busybox_applets() if applets is None else applets
+    entries += [(f"bin/{a}", "l", "busybox", 0o777) for a in names if a != "busybox"]
+    entries += [(f"etc/{name}", "f", text, 0o644)
+                for name, text in (("passwd", passwd), ("group", group)) if text is not None]
+    return entries
+
+
+def busybox_layer() -> bytes:
+    return layer_tar(busybox_entries())
+
+
+def build_busybox_image(layout: Path, name: str = IMAGE) -> None:
+    """An OCI layout at *layout* holding one image, *name* (``io.containerd.image.name``):
+    busybox-static with every applet linked in /bin, /etc/passwd and /etc/group,
+    ``Cmd ["/bin/sh"]``, ``Env ["PATH=/bin"]``."""
+    layer = layer_tar(busybox_entries(dirs=("bin", "etc", "tmp", "root")), mtime=1_700_000_000)
+    write_layout(layout, [ImageSpec(name, [layer], {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]})],
+                 name_annotation=CONTAINERD_NAME)
 
 
 def shared_libraries(binaries: Iterable[str]) -> set[str]:
@@ -168,19 +201,24 @@ def image_specs(names: Iterable[str] = ("busybox", "python", "nginx")) -> list[I
     return [build[n]() for n in names]
 
 
-def write_layout(layout: Path, specs: Iterable[ImageSpec]) -> list[str]:
-    """Write *specs* as one OCI image layout at *layout*; returns the ref names."""
+def blob(layout: Path, data: bytes) -> dict[str, Any]:
+    """Store *data* under the layout's blobs/sha256 (once); its descriptor's digest and size."""
     blobs = layout / "blobs" / "sha256"
     blobs.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()
+    target = blobs / digest
+    if not target.exists():
+        target.write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def write_layout(layout: Path, specs: Iterable[ImageSpec], *,
+                 name_annotation: str = REF_NAME) -> list[str]:
+    """Write *specs* as one OCI image layout at *layout* (amd64/linux, gzipped layers), each
+    manifest named by its spec's name in the *name_annotation*; returns the names."""
+    (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     compressed: dict[str, tuple[bytes, str]] = {}
-
-    def blob(data: bytes) -> dict[str, Any]:
-        digest = hashlib.sha256(data).hexdigest()
-        target = blobs / digest
-        if not target.exists():
-            target.write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
 
     manifests = []
     for spec in specs:
@@ -190,21 +228,21 @@ def write_layout(layout: Path, specs: Iterable[ImageSpec]) -> list[str]:
             if diff_id not in compressed:
                 compressed[diff_id] = (gzip.compress(raw, compresslevel=6, mtime=0), diff_id)
             layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                           **blob(compressed[diff_id][0])})
+                           **blob(layout, compressed[diff_id][0])})
             diff_ids.append(diff_id)
         config = {"architecture": "amd64", "os": "linux", "config": spec.config,
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}}
         manifest = {"schemaVersion": 2,
                     "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                               **blob(json.dumps(config).encode())},
+                               **blob(layout, json.dumps(config).encode())},
                     "layers": layers}
         manifests.append({"mediaType": manifest["mediaType"],
-                          **blob(json.dumps(manifest).encode()),
-                          "annotations": {"org.opencontainers.image.ref.name": spec.name}})
+                          **blob(layout, json.dumps(manifest).encode()),
+                          "annotations": {name_annotation: spec.name}})
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2,
                                                    "manifests": manifests}))
-    return [m["annotations"]["org.opencontainers.image.ref.name"] for m in manifests]
+    return [m["annotations"][name_annotation] for m in manifests]
 
 
 def main(argv: list[str]) -> int:

@@ -22,14 +22,10 @@ kube-proxy): do not run two of these at once.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import hashlib
-import io
 import json
 import os
 import random
 import subprocess
-import tarfile
 import time
 import urllib.request
 from pathlib import Path
@@ -43,8 +39,9 @@ from kubepy.kubelet.agent.node import default_node_ip
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
 from tests.conftest import VENV_BIN, ServerProcess, free_port, kubectl_binaries, start_server
-from test_kubelet_pods_e2e import BUSYBOX, IMAGE, _links, _mounts_under, _require, _sh, \
-    _tar_entry, build_busybox_image
+from test_kubelet_pods_e2e import _links, _mounts_under, _require, _sh
+from tests.images import CONTAINERD_NAME, IMAGE, ImageSpec, build_busybox_image, \
+    busybox_entries, layer_tar, write_layout
 
 Obj = dict[str, Any]
 CLUSTER_CIDR = "10.236.0.0/16"
@@ -64,36 +61,14 @@ WEB_COMMAND = ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && "
 def build_hello_image(layout: Path) -> None:
     """The seeds' hello-python app in busybox: port 5000 answers 'Hello world!' and the
     hostname (an OCI layout whose Cmd runs it)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for d in ("bin", "app", "tmp"):
-            _tar_entry(tar, d, "d", mode=0o1777 if d == "tmp" else 0o755)
-        _tar_entry(tar, "bin/busybox", "f", BUSYBOX.read_bytes())
-        for applet in ("sh", "mkdir", "printf", "hostname", "httpd"):
-            _tar_entry(tar, f"bin/{applet}", "l", "busybox", 0o777)
-        _tar_entry(tar, "app/main.sh", "f", HELLO_SCRIPT, 0o755)
-    raw = buf.getvalue()
-    (layout / "blobs/sha256").mkdir(parents=True)
-    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-
-    def blob(data: bytes) -> Obj:
-        digest = hashlib.sha256(data).hexdigest()
-        (layout / "blobs/sha256" / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
-    config = {"architecture": "amd64", "os": "linux",
-              "config": {"Cmd": ["/bin/sh", "/app/main.sh"], "Env": ["PATH=/bin"],
-                         "ExposedPorts": {"5000/tcp": {}}, "WorkingDir": "/app"},
-              "rootfs": {"type": "layers",
-                         "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           **blob(json.dumps(config).encode())},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            **blob(gzip.compress(raw))}]}
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": manifest["mediaType"], **blob(json.dumps(manifest).encode()),
-         "annotations": {"io.containerd.image.name": HELLO_IMAGE}}]}))
+    layer = layer_tar([*busybox_entries(dirs=("bin", "app", "tmp"),
+                                        applets=("sh", "mkdir", "printf", "hostname", "httpd"),
+                                        passwd=None, group=None),
+                       ("app/main.sh", "f", HELLO_SCRIPT, 0o755)], mtime=1_700_000_000)
+    write_layout(layout, [ImageSpec(HELLO_IMAGE, [layer],
+                                    {"Cmd": ["/bin/sh", "/app/main.sh"], "Env": ["PATH=/bin"],
+                                     "ExposedPorts": {"5000/tcp": {}}, "WorkingDir": "/app"})],
+                 name_annotation=CONTAINERD_NAME)
 
 
 def other_proxies() -> list[str]:

@@ -23,8 +23,8 @@ from kubepy.kubelet.images.store import ImageStore
 from kubepy.kubelet.runtime import cgroups
 from tests.conftest import VENV_BIN, ServerProcess, free_port, kubectl_binaries, start_server
 from test_cluster_services_e2e import kubepy_rules, runc_containers, wait_for_other_proxies
-from test_kubelet_pods_e2e import IMAGE, _links, _mounts_under, _require, _sh, \
-    build_busybox_image
+from test_kubelet_pods_e2e import _links, _mounts_under, _require, _sh
+from tests.images import IMAGE, build_busybox_image
 
 D = "/var/lib/kubepy-test"
 CNI_MARK = 'name: \\"kubepy\\" id:'  # the comment on the CNI plugins' rules for network kubepy

@@ -36,7 +36,8 @@ from tests.conftest import VENV_BIN, ServerProcess, kubectl_binaries, start_serv
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
 from test_kubelet_agent_e2e import Cluster, _conditions, _safety_net, cni_nat_state
-from test_kubelet_pods_e2e import IMAGE, _links, _mounts_under, _require, build_busybox_image
+from test_kubelet_pods_e2e import _links, _mounts_under, _require
+from tests.images import IMAGE, build_busybox_image
 
 Obj = dict[str, Any]
 

@@ -6,7 +6,7 @@ stops its containers and tears its network down. At the end nothing is left: no 
 container, mount, netns, veth or pod iptables chain; after the agent stops, the network
 cleanup (killall's part) removes the bridge and the nat rules are as before.
 
-The image is built from busybox-static (``test_kubelet_pods_e2e.build_busybox_image``) and
+The image is built from busybox-static (``tests.images.build_busybox_image``) and
 imported into the agent's image store before the agent starts.
 """
 
@@ -31,8 +31,8 @@ from kubepy.kubelet.images.store import ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.runtime import cgroups
 from kubepy.kubelet.runtime.runc import Runc, RuncError, stop
-from test_kubelet_pods_e2e import IMAGE, _links, _mounts_under, _nat_state, _require, \
-    build_busybox_image
+from test_kubelet_pods_e2e import _links, _mounts_under, _nat_state, _require
+from tests.images import IMAGE, build_busybox_image
 
 Obj = dict[str, Any]
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import io
 import json
 import os
 import shutil
 import socket
 import subprocess
-import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -36,8 +34,8 @@ from kubepy.kubelet.images.auth import credentials_from_docker_config
 from kubepy.kubelet.images.pull import pull_image
 from kubepy.kubelet.images.registry import RegistryClient, RegistryError
 from kubepy.kubelet.images.store import ImageStore
+from tests.images import BUSYBOX, blob, busybox_entries, layer_tar
 
-BUSYBOX = Path("/bin/busybox")
 TOOLS = ["/usr/bin/docker-registry", "/usr/bin/skopeo", "/usr/bin/htpasswd"]
 APPLETS = ["sh", "true", "ls", "cat", "echo"]
 
@@ -57,45 +55,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _layer(entries: list[tuple[str, str, bytes | str, int]]) -> bytes:
-    """(name, kind d|f|l, data or link target, mode) -> gzipped tar."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, data, mode in entries:
-            info = tarfile.TarInfo(name)
-            info.mtime, info.mode = 1_700_000_000, mode
-            if kind == "d":
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            elif kind == "l":
-                info.type, info.linkname = tarfile.SYMTYPE, str(data)
-                tar.addfile(info)
-            else:
-                payload = data if isinstance(data, bytes) else data.encode()
-                info.size = len(payload)
-                tar.addfile(info, io.BytesIO(payload))
-    return buf.getvalue()
-
-
-def _blob(layout: Path, data: bytes) -> dict:
-    digest = hashlib.sha256(data).hexdigest()
-    (layout / "blobs/sha256" / digest).write_bytes(data)
-    return {"digest": f"sha256:{digest}", "size": len(data)}
-
-
 def build_busybox_layout(layout: Path) -> None:
     """An OCI layout with tags ``1`` (two layers: a busybox rootfs, then a layer that whites out
     /etc/motd and makes /data opaque) and ``multi`` (an index: arm64 then amd64)."""
     (layout / "blobs/sha256").mkdir(parents=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    base = [("bin", "d", b"", 0o755), ("bin/busybox", "f", BUSYBOX.read_bytes(), 0o755),
-            *[(f"bin/{a}", "l", "busybox", 0o777) for a in APPLETS],
+    base = [*busybox_entries(dirs=("bin",), applets=APPLETS, passwd=None, group=None),
             ("etc", "d", b"", 0o755), ("etc/motd", "f", "hello", 0o644), ("etc/hostname", "f", "bb", 0o644),
             ("data", "d", b"", 0o755), ("data/old", "f", "old", 0o644), ("tmp", "d", b"", 0o1777)]
     upper = [("etc", "d", b"", 0o755), ("etc/.wh.motd", "f", b"", 0o644), ("data", "d", b"", 0o755),
              ("data/.wh..wh..opq", "f", b"", 0o644), ("data/new", "f", "new", 0o644)]
-    raws = [_layer(base), _layer(upper)]
-    layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_blob(layout, gzip.compress(r))}
+    raws = [layer_tar(base, mtime=1_700_000_000), layer_tar(upper, mtime=1_700_000_000)]
+    layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(layout, gzip.compress(r))}
               for r in raws]
     diff_ids = ["sha256:" + hashlib.sha256(r).hexdigest() for r in raws]
     manifests = {}
@@ -106,15 +77,15 @@ def build_busybox_layout(layout: Path) -> None:
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}}
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                               **_blob(layout, json.dumps(config).encode())},
+                               **blob(layout, json.dumps(config).encode())},
                     "layers": layers}
-        manifests[arch] = {"mediaType": manifest["mediaType"], **_blob(layout, json.dumps(manifest).encode())}
+        manifests[arch] = {"mediaType": manifest["mediaType"], **blob(layout, json.dumps(manifest).encode())}
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
              "manifests": [{**manifests[a], "platform": {"os": "linux", "architecture": a}}
                            for a in ("arm64", "amd64")]}
     top = {"schemaVersion": 2, "manifests": [
         {**manifests["amd64"], "annotations": {"org.opencontainers.image.ref.name": "1"}},
-        {"mediaType": index["mediaType"], **_blob(layout, json.dumps(index).encode()),
+        {"mediaType": index["mediaType"], **blob(layout, json.dumps(index).encode()),
          "annotations": {"org.opencontainers.image.ref.name": "multi"}}]}
     (layout / "index.json").write_text(json.dumps(top))
 

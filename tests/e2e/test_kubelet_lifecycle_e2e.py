@@ -21,7 +21,8 @@ from tests.conftest import start_server
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
 from test_kubelet_agent_e2e import Cluster, _safety_net, bridge_ports, cni_nat_state
-from test_kubelet_pods_e2e import IMAGE, _links, _mounts_under, _require, build_busybox_image
+from test_kubelet_pods_e2e import _links, _mounts_under, _require
+from tests.images import IMAGE, build_busybox_image
 
 Obj = dict[str, Any]
 CLUSTER_CIDR = "10.238.0.0/16"

@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import gzip
-import hashlib
-import io
 import ipaddress
 import json
 import os
 import shutil
 import socket
 import subprocess
-import tarfile
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,6 +31,7 @@ from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.pods.worker import PodRuntime
 from kubepy.kubelet.runtime import cgroups
 from kubepy.kubelet.runtime.runc import ExitWatcher, Runc, RuncError, stop
+from tests.images import BUSYBOX, IMAGE, build_busybox_image
 
 Obj = dict[str, Any]
 
@@ -42,8 +39,6 @@ CNI_BIN = "/usr/lib/cni"
 POD_CIDR = "10.244.214.0/24"
 BRIDGE_PREFIX = "kpyp"            # + 8 hex digits per test: 12 characters, unique per run
 NETWORK_PREFIX = "kubepy-e2e-pods-"
-BUSYBOX = Path("/bin/busybox")
-IMAGE = "docker.io/library/busybox:e2e"
 CLUSTER_DNS = "10.43.0.10"
 
 
@@ -99,59 +94,6 @@ def _mounts_under(path: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f]
     return [p for p in points if p == path or p.startswith(path + "/")]
-
-
-def _tar_entry(tar: tarfile.TarFile, name: str, kind: str, data: bytes | str = b"",
-               mode: int = 0o755) -> None:
-    info = tarfile.TarInfo(name)
-    info.mtime, info.mode = 1_700_000_000, mode
-    if kind == "d":
-        info.type = tarfile.DIRTYPE
-        tar.addfile(info)
-    elif kind == "l":
-        info.type, info.linkname = tarfile.SYMTYPE, str(data)
-        tar.addfile(info)
-    else:
-        payload = data if isinstance(data, bytes) else data.encode()
-        info.size = len(payload)
-        tar.addfile(info, io.BytesIO(payload))
-
-
-def build_busybox_image(layout: Path) -> None:
-    """An OCI layout holding one image: busybox-static with every applet linked in /bin."""
-    applets = _sh(str(BUSYBOX), "--list").split()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for d in ("bin", "etc", "tmp", "root"):
-            _tar_entry(tar, d, "d", mode=0o1777 if d == "tmp" else 0o755)
-        _tar_entry(tar, "bin/busybox", "f", BUSYBOX.read_bytes())
-        for a in applets:
-            if a != "busybox":
-                _tar_entry(tar, f"bin/{a}", "l", "busybox", 0o777)
-        _tar_entry(tar, "etc/passwd", "f", "root:x:0:0:root:/root:/bin/sh\n"
-                   "nobody:x:65534:65534:nobody:/:/bin/sh\n", 0o644)
-        _tar_entry(tar, "etc/group", "f", "root:x:0:\nnogroup:x:65534:\n", 0o644)
-    raw = buf.getvalue()
-    (layout / "blobs/sha256").mkdir(parents=True)
-    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-
-    def blob(data: bytes) -> Obj:
-        digest = hashlib.sha256(data).hexdigest()
-        (layout / "blobs/sha256" / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
-    config = {"architecture": "amd64", "os": "linux",
-              "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
-              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           **blob(json.dumps(config).encode())},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            **blob(gzip.compress(raw))}]}
-    index = {"schemaVersion": 2, "manifests": [
-        {"mediaType": manifest["mediaType"], **blob(json.dumps(manifest).encode()),
-         "annotations": {"io.containerd.image.name": IMAGE}}]}
-    (layout / "index.json").write_text(json.dumps(index))
 
 
 class Env:
