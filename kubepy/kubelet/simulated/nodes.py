@@ -186,7 +186,7 @@ def node_is_healthy(node: Obj) -> bool:
     node lifecycle controller set Ready Unknown, the simulator re-posts at once."""
     for cond in (node.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True" and cond.get("reason") == "KubeletReady"
+            return bool(cond.get("status") == "True" and cond.get("reason") == "KubeletReady")
     return False
 
 

@@ -25,7 +25,7 @@ import asyncio
 import copy
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from kubepy import errors
 from kubepy.api.registry import Registry, ResourceType
@@ -82,8 +82,8 @@ def _retry_limiter() -> ItemExponentialFailureRateLimiter:
 class _Queue(Controller):
     """A work queue whose reconcile is a bound method of the simulator."""
 
-    def __init__(self, name: str, fn: Any, *, workers: int, clock: Clock,
-                 informers: list[Informer]) -> None:
+    def __init__(self, name: str, fn: Callable[[str], Awaitable[float | None]], *,
+                 workers: int, clock: Clock, informers: list[Informer]) -> None:
         super().__init__(name=name, workers=workers, clock=clock, informers=informers,
                          rate_limiter=_retry_limiter())
         self._fn = fn
@@ -284,6 +284,7 @@ class NodeSimulator:
     def _start(self, pod: Obj, node: SimNode, now: float) -> lifecycle.PodRuntime:
         spec = pod.get("spec") or {}
         status = pod.get("status") or {}
+        ip: str | None
         if spec.get("hostNetwork"):
             ip = self.host_ip(node)
         else:

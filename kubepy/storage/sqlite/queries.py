@@ -150,8 +150,9 @@ def count(conn: sqlite3.Connection, prefix: str) -> int:
     where, params = _name_bounds(prefix, "", "k.name")
     with snapshot(conn):
         at = revisions(conn)[0]
-        return conn.execute(f"SELECT COUNT(*) {_live_rows(where)}",
-                            [*params, at, at]).fetchone()[0]
+        n: int = conn.execute(f"SELECT COUNT(*) {_live_rows(where)}",
+                              [*params, at, at]).fetchone()[0]
+    return n
 
 
 def events(conn: sqlite3.Connection, prefix: str, first: int, last: int,

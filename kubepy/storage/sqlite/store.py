@@ -91,7 +91,7 @@ class SQLiteStore:
         return await loop.run_in_executor(self._readers,
                                           lambda: fn(self._reader_conn(), *args))
 
-    async def _write(self, op: writer.Op) -> Any:
+    async def _write(self, op: writer.Op[T]) -> T:
         self._bind()
         return await self._writer.submit(op)
 

@@ -23,7 +23,7 @@ import queue
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from kubepy.storage.interface import (Event, EventType, FutureRevisionError, KeyExistsError,
                                       KeyNotFoundError, KeyValue, RevisionMismatchError,
@@ -39,12 +39,13 @@ class Tx:
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        self.revision = conn.execute(
+        self.revision: int = conn.execute(
             "SELECT seq FROM sqlite_sequence WHERE name = 'kv'").fetchone()[0]
 
     def latest(self, key: str) -> Row | None:
-        return self.conn.execute(f"SELECT {ROW_COLUMNS} FROM kv WHERE name = ? "
-                                 "ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+        row: Row | None = self.conn.execute(f"SELECT {ROW_COLUMNS} FROM kv WHERE name = ? "
+                                            "ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+        return row
 
     def append(self, key: str, *, deleted: bool, create_revision: int, prev_revision: int,
                version: int, value: bytes) -> int:
@@ -58,11 +59,12 @@ class Tx:
         return revision
 
 
-Op = Callable[[Tx], tuple[Any, list[Event]]]
+R = TypeVar("R")
+Op = Callable[[Tx], tuple[R, list[Event]]]  # an operation answering with an R
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
-def create_op(key: str, value: bytes) -> Op:
+def create_op(key: str, value: bytes) -> Op[KeyValue]:
     def op(tx: Tx) -> tuple[KeyValue, list[Event]]:
         latest = tx.latest(key)
         if latest is not None and not latest[2]:
@@ -74,7 +76,7 @@ def create_op(key: str, value: bytes) -> Op:
     return op
 
 
-def update_op(key: str, value: bytes, expected_revision: int) -> Op:
+def update_op(key: str, value: bytes, expected_revision: int) -> Op[KeyValue]:
     def op(tx: Tx) -> tuple[KeyValue, list[Event]]:
         latest = tx.latest(key)
         if latest is None or latest[2]:
@@ -89,7 +91,7 @@ def update_op(key: str, value: bytes, expected_revision: int) -> Op:
     return op
 
 
-def delete_op(key: str, expected_revision: int | None) -> Op:
+def delete_op(key: str, expected_revision: int | None) -> Op[KeyValue]:
     def op(tx: Tx) -> tuple[KeyValue, list[Event]]:
         latest = tx.latest(key)
         if latest is None or latest[2]:
@@ -104,13 +106,13 @@ def delete_op(key: str, expected_revision: int | None) -> Op:
     return op
 
 
-def set_compact_revision_op(revision: int) -> Op:
+def set_compact_revision_op(revision: int) -> Op[int]:
     """Raise ``compact_revision`` to ``revision``; returns the previous compacted revision.
     Commits before (or with) the row deletions, so readers never see a half-compacted past."""
     def op(tx: Tx) -> tuple[int, list[Event]]:
         if revision > tx.revision:
             raise FutureRevisionError(f"cannot compact to {revision}: current is {tx.revision}")
-        old = tx.conn.execute(
+        old: int = tx.conn.execute(
             "SELECT value FROM meta WHERE name = 'compact_revision'").fetchone()[0]
         if revision > old:
             tx.conn.execute("UPDATE meta SET value = ? WHERE name = 'compact_revision'",
@@ -119,7 +121,7 @@ def set_compact_revision_op(revision: int) -> Op:
     return op
 
 
-def compact_rows_op(low: int, high: int, compact_revision: int) -> Op:
+def compact_rows_op(low: int, high: int, compact_revision: int) -> Op[int]:
     """Delete rows with ``low <= id < high`` (``high <= compact_revision``) that no read at or
     after ``compact_revision`` needs: tombstones, and rows superseded by a later row of the same
     key that is itself older than ``compact_revision``. The row a key had just before
@@ -135,7 +137,7 @@ def compact_rows_op(low: int, high: int, compact_revision: int) -> Op:
 
 @dataclass
 class _Request:
-    op: Op
+    op: Op[Any]
     future: "asyncio.Future[Any]"
 
 
@@ -151,8 +153,8 @@ class Writer:
                                         daemon=True)
         self._thread.start()
 
-    def submit(self, op: Op) -> "asyncio.Future[Any]":
-        future = asyncio.get_running_loop().create_future()
+    def submit(self, op: Op[R]) -> "asyncio.Future[R]":
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._requests.put(_Request(op, future))
         return future
 
