@@ -29,11 +29,11 @@ from typing import Any, Iterator
 import pytest
 
 from kubepy.kubelet.runtime import cgroups
-from kubepy.kubelet.runtime.bundle import mounts_under, write_bundle
+from kubepy.kubelet.runtime.bundle import mounts_under
 from kubepy.kubelet.runtime.conmon import ConmonRunner, ExitStatus
-from kubepy.kubelet.runtime.runc import ExecError, Runc, oom_score_adj_floor
+from kubepy.kubelet.runtime.runc import ExecError, Runc
 from kubepy.kubelet.runtime.sandbox import BUSYBOX
-from kubepy.kubelet.runtime.spec import container_spec
+from tests.bundles import ROOT_PASSWD, busybox_rootfs, container_bundle
 
 Obj = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -51,21 +51,6 @@ def _require() -> None:
         pytest.fail("busybox-static is not installed")
 
 
-def busybox_rootfs(path: str) -> str:
-    """A container rootfs: busybox with a symlink per applet, /etc/passwd."""
-    for d in ("bin", "etc", "tmp", "dev", "proc", "sys"):
-        os.makedirs(os.path.join(path, d))
-    shutil.copy2(BUSYBOX, os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    for name in applets:
-        if name != "busybox":
-            os.symlink("busybox", os.path.join(path, "bin", name))
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\n")
-    return path
-
-
 @dataclass
 class Env:
     tmp: str
@@ -80,15 +65,10 @@ class Env:
 
     def bundle(self, container: Obj, *, tty: bool = False) -> tuple[str, str]:
         """Write the container's bundle; returns (container id, bundle dir)."""
-        cid = f"{self.pod['metadata']['uid']}-{container['name']}"
-        bundle = os.path.join(self.tmp, "bundles", cid)
-        spec = container_spec(self.pod, container, container_id=cid, sandbox_id="",
-                              sandbox_pid=None, rootfs=self.rootfs,
-                              cgroup_parent=self.cgroup_parent,
-                              oom_score_adj_floor=oom_score_adj_floor(),
-                              passwd="root:x:0:0:root:/root:/bin/sh\n")
-        spec["process"]["terminal"] = tty
-        write_bundle(bundle, spec)
+        cid, bundle, _ = container_bundle(os.path.join(self.tmp, "bundles"), self.pod,
+                                          container, rootfs=self.rootfs,
+                                          cgroup_parent=self.cgroup_parent, tty=tty,
+                                          exist_ok=True)
         return cid, bundle
 
     def log_path(self, cid: str) -> str:
@@ -158,7 +138,9 @@ def env() -> Iterator[Env]:
     uid = uuid.uuid4().hex[:12]
     e = Env(tmp=tmp, runc=Runc(os.path.join(tmp, "runc")),
             state_dir=os.path.join(tmp, "state"), cgroup_parent=f"kubepy-conmon-{uid}",
-            rootfs=busybox_rootfs(os.path.join(tmp, "rootfs")),
+            rootfs=busybox_rootfs(os.path.join(tmp, "rootfs"),
+                                  dirs=("bin", "etc", "tmp", "dev", "proc", "sys"),
+                                  passwd=ROOT_PASSWD, group=None),
             pod={"metadata": {"name": "web-0", "namespace": "default", "uid": uid},
                  "spec": {"containers": []}})
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -21,12 +20,11 @@ from typing import Any, Iterator
 import pytest
 
 from kubepy.kubelet.runtime import cgroups
-from kubepy.kubelet.runtime.bundle import write_bundle
 from kubepy.kubelet.runtime.runc import (ContainerNotFound, ExitWatcher, Runc, RuncError,
                                          oom_score_adj_floor, stop)
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
-from kubepy.kubelet.runtime.spec import container_spec
+from tests.bundles import busybox_rootfs, container_bundle
 
 Obj = dict[str, Any]
 
@@ -38,24 +36,6 @@ def _require() -> None:
         pytest.fail("runc is not installed (Debian package runc)")
     if not os.path.exists(BUSYBOX):
         pytest.fail("busybox-static is not installed")
-
-
-def busybox_rootfs(path: str) -> str:
-    """A container rootfs: busybox with a symlink per applet, /etc/passwd and /etc/group."""
-    os.makedirs(os.path.join(path, "bin"))
-    os.makedirs(os.path.join(path, "etc"))
-    os.makedirs(os.path.join(path, "tmp"))
-    shutil.copy2(BUSYBOX, os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    for name in applets:
-        if name != "busybox":
-            os.symlink("busybox", os.path.join(path, "bin", name))
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
-    with open(os.path.join(path, "etc", "group"), "w") as f:
-        f.write("root:x:0:\nnogroup:x:65534:\n")
-    return path
 
 
 @dataclass
@@ -84,16 +64,10 @@ class Env:
 
     async def create(self, container: Obj, sandbox: Sandbox | None, *,
                      pod: Obj | None = None) -> tuple[str, int, str, Obj]:
-        cid = f"{self.pod['metadata']['uid']}-{container['name']}"
-        bundle = os.path.join(self.tmp, "bundles", cid)
-        os.makedirs(bundle)
-        spec = container_spec(pod or self.pod, container, container_id=cid,
-                              sandbox_id=sandbox.id if sandbox else "",
-                              sandbox_pid=sandbox.pid if sandbox else None,
-                              rootfs=self.rootfs, cgroup_parent=self.cgroup_parent,
-                              oom_score_adj_floor=oom_score_adj_floor(),
-                              passwd=open(os.path.join(self.rootfs, "etc/passwd")).read())
-        write_bundle(bundle, spec)
+        cid, bundle, spec = container_bundle(
+            os.path.join(self.tmp, "bundles"), pod or self.pod, container, rootfs=self.rootfs,
+            cgroup_parent=self.cgroup_parent, sandbox=sandbox,
+            container_id=f"{self.pod['metadata']['uid']}-{container['name']}")
         pid = await self.runc.create(cid, bundle, stdout_path=os.path.join(bundle, "stdout"),
                                      stderr_path=os.path.join(bundle, "stderr"))
         self.containers.append((cid, pid))

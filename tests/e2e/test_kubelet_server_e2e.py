@@ -22,7 +22,6 @@ import os
 import shutil
 import ssl
 import struct
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,12 +36,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kubepy.kubelet.runtime import cgroups
-from kubepy.kubelet.runtime.bundle import write_bundle
 from kubepy.kubelet.runtime.conmon import ConmonRunner
 from kubepy.kubelet.runtime.runc import Runc, RuncError, oom_score_adj_floor, stop
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
-from kubepy.kubelet.runtime.spec import container_spec
+from tests.bundles import ROOT_PASSWD, busybox_rootfs, container_bundle
 from kubepy.kubelet.server import ContainerRef, KubeletServer, PodRef
 from kubepy.kubelet.server.logs import format_timestamp
 from kubepy.streaming.spdy import SpdySession, SpdyStream, stream_reader_writer
@@ -104,22 +102,6 @@ def client_context(cert: tuple[Path, Path] | None) -> ssl.SSLContext:
 
 # ---- the pod -----------------------------------------------------------------------------
 
-def busybox_rootfs(path: str) -> str:
-    for d in ("bin", "etc", "tmp", "dev", "proc", "sys"):
-        os.makedirs(os.path.join(path, d), exist_ok=True)
-    shutil.copy2(BUSYBOX, os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    for name in applets:
-        if name != "busybox":
-            os.symlink("busybox", os.path.join(path, "bin", name))
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\n")
-    with open(os.path.join(path, "etc", "group"), "w") as f:
-        f.write("root:x:0:\n")
-    return path
-
-
 @dataclass
 class Runtime:
     """The StreamingRuntime of the test: one pod, containers by name."""
@@ -159,17 +141,10 @@ class Env:
     async def conmon_container(self, name: str, script: str, *, tty: bool = False,
                                stdin: bool = False, stdin_once: bool = False) -> str:
         """A container of the pod under conmon (CRI log, attach socket); returns its id."""
-        cid = f"{self.pod['metadata']['uid']}-{name}"
-        bundle = self.tmp / "bundles" / cid
-        bundle.mkdir(parents=True)
         container = {"name": name, "image": "busybox", "command": ["/bin/sh", "-c", script]}
-        spec = container_spec(self.pod, container, container_id=cid,
-                              sandbox_id=self.sandbox.id, sandbox_pid=self.sandbox.pid,
-                              rootfs=self.rootfs, cgroup_parent=self.cgroup_parent,
-                              oom_score_adj_floor=oom_score_adj_floor(),
-                              passwd=(Path(self.rootfs) / "etc/passwd").read_text())
-        spec["process"]["terminal"] = tty
-        write_bundle(str(bundle), spec)
+        cid, bundle, _ = container_bundle(self.tmp / "bundles", self.pod, container,
+                                          rootfs=self.rootfs, cgroup_parent=self.cgroup_parent,
+                                          sandbox=self.sandbox, tty=tty)
         log_path = str(self.tmp / "logs" / f"{name}.log")
         self.conmon_ids.append(cid)
         await self.conmon.create(cid, str(bundle), log_path=log_path, stdin=stdin,
@@ -211,16 +186,12 @@ async def _start_pod(tmp: Path, runc: Runc, uid: str, cgroup_parent: str
                                 pause_rootfs=prepare_pause_rootfs(str(tmp / "pause")),
                                 cgroup_parent=cgroup_parent,
                                 oom_score_adj_floor=oom_score_adj_floor())
-    rootfs = busybox_rootfs(str(tmp / "rootfs"))
-    cid = f"{uid}-app"
-    bundle = tmp / "bundles" / cid
-    bundle.mkdir(parents=True)
+    rootfs = busybox_rootfs(str(tmp / "rootfs"), dirs=("bin", "etc", "tmp", "dev", "proc", "sys"),
+                            passwd=ROOT_PASSWD, group="root:x:0:\n")
     container = {"name": "app", "image": "busybox", "command": ["/bin/sh", "-c", HTTPD]}
-    spec = container_spec(pod, container, container_id=cid, sandbox_id=sandbox.id,
-                          sandbox_pid=sandbox.pid, rootfs=rootfs, cgroup_parent=cgroup_parent,
-                          oom_score_adj_floor=oom_score_adj_floor(),
-                          passwd=(Path(rootfs) / "etc/passwd").read_text())
-    write_bundle(str(bundle), spec)
+    cid, bundle_dir, _ = container_bundle(tmp / "bundles", pod, container, rootfs=rootfs,
+                                          cgroup_parent=cgroup_parent, sandbox=sandbox)
+    bundle = Path(bundle_dir)
     await runc.create(cid, str(bundle), stdout_path=str(bundle / "stdout"),
                       stderr_path=str(bundle / "stderr"))
     await runc.start(cid)
