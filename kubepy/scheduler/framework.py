@@ -130,6 +130,8 @@ class FilterPlugin(Protocol):
 class PreFilterExtensions(Protocol):
     """Keeps a plugin's PreFilter state right when preemption adds/removes pods."""
 
+    name: str
+
     def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None: ...
     def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None: ...
 
@@ -151,6 +153,8 @@ class ScorePlugin(Protocol):
 
 @runtime_checkable
 class NormalizeScorePlugin(Protocol):
+    name: str
+
     def normalize_scores(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                          scores: list[int]) -> list[int]: ...
 
@@ -187,7 +191,8 @@ class Framework:
         self.scores = [p for p in self.plugins if isinstance(p, ScorePlugin)]
         self.extensions = [p for p in self.plugins if isinstance(p, PreFilterExtensions)]
         self.post_filters = [p for p in self.plugins if hasattr(p, "post_filter")]
-        self._normalizers = {p.name for p in self.scores if isinstance(p, NormalizeScorePlugin)}
+        self._normalizers: dict[str, NormalizeScorePlugin] = {
+            p.name: p for p in self.scores if isinstance(p, NormalizeScorePlugin)}
 
     def plugin(self, name: str) -> Any:
         for p in self.plugins:
@@ -209,7 +214,7 @@ class Framework:
             return s.with_plugin(p.name)
         return None
 
-    def _active_filters(self, state: CycleState) -> list[Any]:
+    def _active_filters(self, state: CycleState) -> list[FilterPlugin]:
         return [p for p in self.filters if p.name not in state.skip_filter]
 
     def run_filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -289,8 +294,9 @@ class Framework:
                                     else [p.score(state, pod, n) for n in nodes])
             if isinstance(raw, int):
                 raw = [raw] * len(nodes)
-            if p.name in self._normalizers:
-                raw = p.normalize_scores(state, pod, nodes, raw)
+            normalizer = self._normalizers.get(p.name)
+            if normalizer is not None:
+                raw = normalizer.normalize_scores(state, pod, nodes, raw)
             out[p.name] = raw
         return out
 
@@ -305,9 +311,10 @@ class Framework:
             batch = getattr(p, "score_nodes", None)
             raw: list[int] | int = (batch(state, pod, nodes) if batch is not None
                                     else [p.score(state, pod, n) for n in nodes])
-            if p.name in self._normalizers:
-                raw = p.normalize_scores(state, pod, nodes,
-                                         [raw] * len(nodes) if isinstance(raw, int) else raw)
+            normalizer = self._normalizers.get(p.name)
+            if normalizer is not None:
+                raw = normalizer.normalize_scores(state, pod, nodes,
+                                                  [raw] * len(nodes) if isinstance(raw, int) else raw)
             if isinstance(raw, int):
                 constant += w * raw
             elif w == 1:

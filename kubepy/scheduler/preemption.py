@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubepy.api.labels import selector_from_label_selector
+from kubepy.api.labels import LabelSelector, selector_from_label_selector
 from kubepy.errors import BadRequest
 from kubepy.scheduler.framework import Code, CycleState, Framework, Snapshot, Status, unresolvable
 from kubepy.scheduler.messages import (NO_PREEMPTION_VICTIMS, NOT_ELIGIBLE_NEVER,
@@ -75,7 +75,7 @@ def split_by_pdb_violation(pods: list[PodInfo], pdbs: list[Obj]) -> tuple[list[P
                                                                          list[PodInfo]]:
     """(violating, non-violating), each keeping the input order."""
     allowed = [int((p.get("status") or {}).get("disruptionsAllowed") or 0) for p in pdbs]
-    selectors = []
+    selectors: list[LabelSelector | None] = []  # None: the PDB's selector is invalid
     for pdb in pdbs:
         try:
             selectors.append(selector_from_label_selector((pdb.get("spec") or {}).get("selector")))

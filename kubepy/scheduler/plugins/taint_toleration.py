@@ -5,6 +5,8 @@ better)."""
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from kubepy.api.taints import first_untolerated_taint, tolerations_tolerate_taint
 from kubepy.scheduler.framework import (SKIP, CycleState, Rejected, Snapshot, Status, default_normalize,
                                         unresolvable)
@@ -14,7 +16,7 @@ NAME = "TaintToleration"
 _STATE = "PreScore" + NAME
 
 
-def untolerated_taint_reason(taint: dict) -> str:  # type: ignore[type-arg]
+def untolerated_taint_reason(taint: Mapping[str, Any]) -> str:
     return f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}"
 
 
