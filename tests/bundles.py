@@ -5,7 +5,9 @@
   (``tests.images.busybox_applets``), /etc/passwd and /etc/group as the test asks;
 - ``container_bundle``: a container's bundle, ``<bundles_dir>/<container id>/config.json``
   from ``container_spec`` over that rootfs, its users from the rootfs' /etc/passwd, joining
-  the namespaces of *sandbox* when one is given.
+  the namespaces of *sandbox* when one is given;
+- ``remove_runc_containers``: the safety net of a test's own runc root, every container
+  killed and force-deleted.
 
 Everything is written below the paths the caller passes; the caller removes it.
 """
@@ -15,10 +17,10 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from kubepy.kubelet.runtime.bundle import write_bundle
-from kubepy.kubelet.runtime.runc import oom_score_adj_floor
+from kubepy.kubelet.runtime.runc import Runc, RuncError, oom_score_adj_floor, stop
 from kubepy.kubelet.runtime.sandbox import Sandbox
 from kubepy.kubelet.runtime.spec import container_spec
 from tests.images import BUSYBOX, GROUP, PASSWD, busybox_applets
@@ -64,3 +66,18 @@ def container_bundle(bundles_dir: str | Path, pod: Obj, container: Obj, *, rootf
     spec["process"]["terminal"] = tty
     write_bundle(bundle, spec)
     return cid, bundle, spec
+
+
+async def remove_runc_containers(runc: Runc, *, keep: Collection[str] = ()) -> list[str]:
+    """Kill (SIGKILL at once) and force-delete every container of *runc*'s root but those
+    whose ids are in *keep*; the deletes that failed, as problems to report."""
+    problems: list[str] = []
+    for state in await runc.list():
+        if state.id in keep:
+            continue
+        await stop(runc, state.id, state.pid, grace=0)
+        try:
+            await runc.delete(state.id, force=True)
+        except RuncError as e:
+            problems.append(str(e))
+    return problems

@@ -30,7 +30,8 @@ from kubepy.kubelet.images.store import ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.pods.worker import PodRuntime
 from kubepy.kubelet.runtime import cgroups
-from kubepy.kubelet.runtime.runc import ExitWatcher, Runc, RuncError, stop
+from kubepy.kubelet.runtime.runc import ExitWatcher, Runc
+from tests.bundles import remove_runc_containers
 from tests.images import BUSYBOX, IMAGE, build_busybox_image
 
 Obj = dict[str, Any]
@@ -137,13 +138,7 @@ def _umount_detach(path: str) -> None:
 
 
 async def _safety_net(e: Env) -> list[str]:
-    problems: list[str] = []
-    for state in await e.runc.list():
-        await stop(e.runc, state.id, state.pid, grace=0)
-        try:
-            await e.runc.delete(state.id, force=True)
-        except RuncError as err:
-            problems.append(str(err))
+    problems = await remove_runc_containers(e.runc)
     for point in reversed(_mounts_under(str(e.tmp))):
         _umount_detach(point)
     problems += await e.network.cleanup_all(e.netns)

@@ -20,11 +20,11 @@ from typing import Any, Iterator
 import pytest
 
 from kubepy.kubelet.runtime import cgroups
-from kubepy.kubelet.runtime.runc import (ContainerNotFound, ExitWatcher, Runc, RuncError,
+from kubepy.kubelet.runtime.runc import (ContainerNotFound, ExitWatcher, Runc,
                                          oom_score_adj_floor, stop)
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
-from tests.bundles import busybox_rootfs, container_bundle
+from tests.bundles import busybox_rootfs, container_bundle, remove_runc_containers
 
 Obj = dict[str, Any]
 
@@ -85,13 +85,7 @@ class Env:
 
 
 async def _cleanup(env: Env) -> list[str]:
-    problems: list[str] = []
-    for state in await env.runc.list():
-        await stop(env.runc, state.id, state.pid, grace=0)
-        try:
-            await env.runc.delete(state.id, force=True)
-        except RuncError as e:
-            problems.append(str(e))
+    problems = await remove_runc_containers(env.runc)
     for _cid, pid in env.containers:
         try:
             os.waitpid(pid, os.WNOHANG)

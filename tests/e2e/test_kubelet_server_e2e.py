@@ -37,10 +37,11 @@ from cryptography.x509.oid import NameOID
 
 from kubepy.kubelet.runtime import cgroups
 from kubepy.kubelet.runtime.conmon import ConmonRunner
-from kubepy.kubelet.runtime.runc import Runc, RuncError, oom_score_adj_floor, stop
+from kubepy.kubelet.runtime.runc import Runc, oom_score_adj_floor
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
-from tests.bundles import ROOT_PASSWD, busybox_rootfs, container_bundle
+from tests.bundles import ROOT_PASSWD, busybox_rootfs, container_bundle, \
+    remove_runc_containers
 from kubepy.kubelet.server import ContainerRef, KubeletServer, PodRef
 from kubepy.kubelet.server.logs import format_timestamp
 from kubepy.streaming.spdy import SpdySession, SpdyStream, stream_reader_writer
@@ -211,14 +212,7 @@ async def _cleanup(runc: Runc, sandbox: Sandbox | None, cgroup_parent: str,
             await conmon.remove(cid)
         except Exception as e:  # noqa: BLE001 - reported below
             problems.append(f"{cid}: {e}")
-    for state in await runc.list():
-        if sandbox is not None and state.id == sandbox.id:
-            continue
-        await stop(runc, state.id, state.pid, grace=0)
-        try:
-            await runc.delete(state.id, force=True)
-        except RuncError as e:
-            problems.append(str(e))
+    problems += await remove_runc_containers(runc, keep={sandbox.id} if sandbox else set())
     if sandbox is not None:
         await stop_sandbox(runc, sandbox)
     problems += cgroups.remove_cgroup(cgroup_parent)
