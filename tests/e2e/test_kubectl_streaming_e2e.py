@@ -32,12 +32,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import VENV_BIN, ServerProcess, kubectl_binaries, start_server
-from kubepy.kubelet.images.archive import import_archive
-from kubepy.kubelet.images.store import ImageStore
+from tests.conftest import kubectl_binaries, start_server
 from test_kubelet_agent_e2e import Cluster, _conditions, _safety_net, cni_nat_state
 from test_kubelet_pods_e2e import _links, _mounts_under, _require
-from tests.images import IMAGE, build_busybox_image
+from tests.images import IMAGE
 
 Obj = dict[str, Any]
 
@@ -48,18 +46,7 @@ VERSIONS = kubectl_binaries()
 
 
 class StreamingCluster(Cluster):
-    """The agent of test_kubelet_agent_e2e, with its kubelet API on a free port."""
-
-    def start_agent(self) -> None:
-        cmd = [str(VENV_BIN / "kubepy"), "agent", "--server", self.server.url,
-               "--kubeconfig", str(self.server.kubeconfig), "--node-name", self.node,
-               "--data-dir", str(self.data), "--bridge", self.bridge,
-               "--cni-network-name", self.network_name, "--netns-dir", str(self.netns_dir),
-               "--cgroup-parent", self.cgroup_parent, "--node-ip", "127.0.0.1",
-               "--kubelet-port", "0", "--cluster-cidr", CLUSTER_CIDR,
-               "--disable-kube-proxy", "--log-level", "DEBUG"]
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log_path, "ab"),
-                                     stderr=subprocess.STDOUT)
+    """The agent of test_kubelet_agent_e2e, running kubectl of any version."""
 
     def run(self, version: str, *args: str, input: str | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -75,12 +62,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamingClust
     tag = f"{os.getpid() % 100000}"
     server = start_server(tmp / "server", extra=["--cluster-cidr", CLUSTER_CIDR])
     c = StreamingCluster(tmp, server, bridge=f"kpst{tag}", network=f"kubepy-e2e-st{tag}",
-                         node=f"streaming-{tag}", pod_cidr=f"10.{SECOND_OCTET}.0.0/24")
-    c.cgroup_parent = f"kubepy-streaming-e2e-{tag}"
+                         node=f"streaming-{tag}", pod_cidr=f"10.{SECOND_OCTET}.0.0/24",
+                         cgroup_parent=f"kubepy-streaming-e2e-{tag}",
+                         agent_args=["--cluster-cidr", CLUSTER_CIDR])
     try:
-        layout = tmp / "layout"
-        build_busybox_image(layout)
-        import_archive(ImageStore(c.agent_dir / "images"), layout)
+        c.import_busybox_image()
         c.start_agent()
         node = c.wait_for("the node to be Ready", lambda: (
             lambda n: n if n["spec"].get("podCIDR") and _conditions(n).get("Ready") == "True"

@@ -17,22 +17,21 @@ import ctypes
 import ipaddress
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pytest
 
-from tests.conftest import VENV_BIN, ServerProcess, kubectl_binaries, start_server
-from kubepy.kubelet.images.archive import import_archive
-from kubepy.kubelet.images.store import ImageStore
-from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
+from tests.conftest import ServerProcess, kubectl_binaries, start_server
+from kubepy.kubelet.network import NetNSManager
 from kubepy.kubelet.runtime import cgroups
-from kubepy.kubelet.runtime.runc import Runc, RuncError, stop
+from kubepy.kubelet.runtime.runc import Runc
 from test_kubelet_pods_e2e import _links, _mounts_under, _nat_state, _require
-from tests.images import IMAGE, build_busybox_image
+from tests.bundles import remove_runc_containers
+from tests.images import IMAGE
+from tests.nodes import AgentNode
 
 Obj = dict[str, Any]
 
@@ -57,45 +56,19 @@ def bridge_ports(bridge: str) -> list[str]:
     return [line.split(":")[1].strip().split("@")[0] for line in r.stdout.splitlines()]
 
 
-class Cluster:
+class Cluster(AgentNode):
+    """The node of ``tests.nodes`` (this file's names by default) with kubectl 1.32."""
+
     def __init__(self, tmp: Path, server: ServerProcess, *, bridge: str = BRIDGE,
-                 network: str = NETWORK, node: str = NODE,
-                 pod_cidr: str = "10.247.0.0/24") -> None:
-        self.tmp, self.server = tmp, server
-        self.bridge, self.network_name, self.node, self.pod_cidr = bridge, network, node, pod_cidr
-        self.data = tmp / "agent-data"
-        self.agent_dir = self.data / "agent"
-        self.netns_dir = tmp / "netns"
-        self.cgroup_parent = f"kubepy-agent-e2e-{os.getpid()}"
-        self.log_path = tmp / "agent.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+                 network: str = NETWORK, node: str = NODE, pod_cidr: str = "10.247.0.0/24",
+                 cgroup_parent: str | None = None, agent_args: Sequence[str] = ()) -> None:
+        super().__init__(tmp, server, bridge=bridge, network=network, node=node,
+                         cgroup_parent=cgroup_parent or f"kubepy-agent-e2e-{os.getpid()}",
+                         pod_cidr=pod_cidr, agent_args=agent_args)
         versions = kubectl_binaries()
         if "1.32" not in versions:
             pytest.fail(f"kubectl 1.32 not found (have {sorted(versions)})")
         self.kubectl_bin = str(versions["1.32"])
-
-    def start_agent(self) -> None:
-        cmd = [str(VENV_BIN / "kubepy"), "agent", "--server", self.server.url,
-               "--kubeconfig", str(self.server.kubeconfig), "--node-name", self.node,
-               "--data-dir", str(self.data), "--bridge", self.bridge,
-               "--cni-network-name", self.network_name, "--netns-dir", str(self.netns_dir),
-               "--cgroup-parent", self.cgroup_parent, "--node-ip", "127.0.0.1",
-               "--kubelet-port", "0", "--disable-kube-proxy", "--log-level", "DEBUG"]
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log_path, "ab"),
-                                     stderr=subprocess.STDOUT)
-
-    def stop_agent(self) -> int | None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return None if self.proc is None else self.proc.returncode
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kubectl(self, *args: str, check: bool = True) -> str:
         r = subprocess.run([self.kubectl_bin, "--kubeconfig", str(self.server.kubeconfig),
@@ -128,24 +101,12 @@ class Cluster:
                              f"{self.log()[-6000:]}\n--- server log:\n"
                              f"{self.server.log()[-3000:]}")
 
-    def network(self) -> PodNetwork:
-        # the pod CIDR is only used to find the bridge and the IPAM dir
-        conf = build_conflist(pod_cidr=self.pod_cidr, name=self.network_name, bridge=self.bridge,
-                              ipam_data_dir=str(self.agent_dir / "cni" / "ipam"))
-        return PodNetwork("/usr/lib/cni", conf, self.agent_dir / "cni")
-
 
 async def _safety_net(c: Cluster) -> list[str]:
     """killall for what the test made: containers, mounts, network, cgroups."""
     problems: list[str] = []
-    runc = Runc(str(c.agent_dir / "runc"))
     if (c.agent_dir / "runc").exists():
-        for state in await runc.list():
-            await stop(runc, state.id, state.pid, grace=0)
-            try:
-                await runc.delete(state.id, force=True)
-            except RuncError as e:
-                problems.append(str(e))
+        problems += await remove_runc_containers(Runc(str(c.agent_dir / "runc")))
     # the network first: its CNI DEL needs the pinned netns mounts still in place
     problems += await c.network().cleanup_all(NetNSManager(c.netns_dir))
     for point in reversed(_mounts_under(str(c.tmp))):
@@ -162,9 +123,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     server = start_server(tmp_path / "server", extra=["--cluster-cidr", CLUSTER_CIDR])
     c = Cluster(tmp_path, server)
     try:
-        layout = tmp_path / "layout"
-        build_busybox_image(layout)
-        import_archive(ImageStore(c.agent_dir / "images"), layout)
+        c.import_busybox_image()
         yield c
     finally:
         c.stop_agent()

@@ -18,11 +18,9 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import start_server
-from kubepy.kubelet.images.archive import import_archive
-from kubepy.kubelet.images.store import ImageStore
 from test_kubelet_agent_e2e import Cluster, _safety_net, bridge_ports, cni_nat_state
 from test_kubelet_pods_e2e import _links, _mounts_under, _require
-from tests.images import IMAGE, build_busybox_image
+from tests.images import IMAGE
 
 Obj = dict[str, Any]
 CLUSTER_CIDR = "10.238.0.0/16"
@@ -179,9 +177,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp, server, bridge=f"kpylc{tag}"[:15], network=network,
                 node=f"lifecycle-{tag}", pod_cidr="10.238.0.0/24")
     try:
-        layout = tmp / "layout"
-        build_busybox_image(layout)
-        import_archive(ImageStore(c.agent_dir / "images"), layout)
+        c.import_busybox_image()
         c.start_agent()
         c.wait_for("the node", lambda: c.get("node", c.node)["spec"].get("podCIDR"), 40)
         manifest = tmp / "pods.json"
