@@ -3,6 +3,7 @@
 
 - ``busybox_rootfs``: a plain directory tree: busybox-static, a symlink in /bin per applet
   (``tests.images.busybox_applets``), /etc/passwd and /etc/group as the test asks;
+- ``sh_container``: a container of the busybox image running a shell script;
 - ``container_bundle``: a container's bundle, ``<bundles_dir>/<container id>/config.json``
   from ``container_spec`` over that rootfs, its users from the rootfs' /etc/passwd, joining
   the namespaces of *sandbox* when one is given;
@@ -44,6 +45,12 @@ def busybox_rootfs(path: str, *, dirs: Iterable[str] = ("bin", "etc", "tmp"),
     if group is not None:
         Path(path, "etc", "group").write_text(group)
     return path
+
+
+def sh_container(name: str, script: str, **extra: Any) -> Obj:
+    """A container *name* of image ``busybox`` running ``/bin/sh -c <script>``, with the
+    other fields of *extra*."""
+    return {"name": name, "image": "busybox", "command": ["/bin/sh", "-c", script], **extra}
 
 
 def container_bundle(bundles_dir: str | Path, pod: Obj, container: Obj, *, rootfs: str,

@@ -34,6 +34,7 @@ from kubepy.kubelet.runtime.conmon import ConmonRunner, ExitStatus
 from kubepy.kubelet.runtime.runc import ExecError, Runc
 from kubepy.kubelet.runtime.sandbox import BUSYBOX
 from tests.bundles import ROOT_PASSWD, busybox_rootfs, container_bundle
+from tests.bundles import sh_container as sh
 
 Obj = dict[str, Any]
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -80,10 +81,6 @@ class Env:
         await runner.create(cid, bundle, log_path=self.log_path(cid), **kw)
         await runner.start(cid)
         return cid
-
-
-def sh(name: str, script: str, **extra: Any) -> Obj:
-    return {"name": name, "image": "busybox", "command": ["/bin/sh", "-c", script], **extra}
 
 
 def cri_lines(path: str) -> list[tuple[str, str, str]]:

@@ -25,6 +25,7 @@ from kubepy.kubelet.runtime.runc import (ContainerNotFound, ExitWatcher, Runc,
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
 from tests.bundles import busybox_rootfs, container_bundle, remove_runc_containers
+from tests.bundles import sh_container as sh
 
 Obj = dict[str, Any]
 
@@ -117,10 +118,6 @@ def env() -> Iterator[Env]:
         assert not cgroups.existing(e.cgroup_parent)
         for _cid, pid in e.containers:
             assert not os.path.exists(f"/proc/{pid}"), f"process {pid} left"
-
-
-def sh(name: str, script: str, **extra: Any) -> Obj:
-    return {"name": name, "image": "busybox", "command": ["/bin/sh", "-c", script], **extra}
 
 
 def test_exit_code_and_logs(env: Env) -> None:

@@ -41,7 +41,7 @@ from kubepy.kubelet.runtime.runc import Runc, oom_score_adj_floor
 from kubepy.kubelet.runtime.sandbox import (BUSYBOX, Sandbox, prepare_pause_rootfs,
                                             run_sandbox, stop_sandbox)
 from tests.bundles import ROOT_PASSWD, busybox_rootfs, container_bundle, \
-    remove_runc_containers
+    remove_runc_containers, sh_container
 from kubepy.kubelet.server import ContainerRef, KubeletServer, PodRef
 from kubepy.kubelet.server.logs import format_timestamp
 from kubepy.streaming.spdy import SpdySession, SpdyStream, stream_reader_writer
@@ -142,9 +142,9 @@ class Env:
     async def conmon_container(self, name: str, script: str, *, tty: bool = False,
                                stdin: bool = False, stdin_once: bool = False) -> str:
         """A container of the pod under conmon (CRI log, attach socket); returns its id."""
-        container = {"name": name, "image": "busybox", "command": ["/bin/sh", "-c", script]}
-        cid, bundle, _ = container_bundle(self.tmp / "bundles", self.pod, container,
-                                          rootfs=self.rootfs, cgroup_parent=self.cgroup_parent,
+        cid, bundle, _ = container_bundle(self.tmp / "bundles", self.pod,
+                                          sh_container(name, script), rootfs=self.rootfs,
+                                          cgroup_parent=self.cgroup_parent,
                                           sandbox=self.sandbox, tty=tty)
         log_path = str(self.tmp / "logs" / f"{name}.log")
         self.conmon_ids.append(cid)
@@ -187,11 +187,12 @@ async def _start_pod(tmp: Path, runc: Runc, uid: str, cgroup_parent: str
                                 pause_rootfs=prepare_pause_rootfs(str(tmp / "pause")),
                                 cgroup_parent=cgroup_parent,
                                 oom_score_adj_floor=oom_score_adj_floor())
-    rootfs = busybox_rootfs(str(tmp / "rootfs"), dirs=("bin", "etc", "tmp", "dev", "proc", "sys"),
+    rootfs = busybox_rootfs(str(tmp / "rootfs"),
+                            dirs=("bin", "etc", "tmp", "dev", "proc", "sys"),
                             passwd=ROOT_PASSWD, group="root:x:0:\n")
-    container = {"name": "app", "image": "busybox", "command": ["/bin/sh", "-c", HTTPD]}
-    cid, bundle_dir, _ = container_bundle(tmp / "bundles", pod, container, rootfs=rootfs,
-                                          cgroup_parent=cgroup_parent, sandbox=sandbox)
+    cid, bundle_dir, _ = container_bundle(tmp / "bundles", pod, sh_container("app", HTTPD),
+                                          rootfs=rootfs, cgroup_parent=cgroup_parent,
+                                          sandbox=sandbox)
     bundle = Path(bundle_dir)
     await runc.create(cid, str(bundle), stdout_path=str(bundle / "stdout"),
                       stderr_path=str(bundle / "stderr"))
