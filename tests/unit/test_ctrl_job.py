@@ -249,3 +249,38 @@ def test_pod_failure_policy(failed_pod: Obj, outcome: str) -> None:
         assert got.status["failed"] == (1 if outcome == "Count" else 0)
         assert "Failed" not in cond_types(got.status)
     assert got.finalize == [failed_pod]
+
+
+def _finished(type_: str = "Complete", *, at: str | None = "2026-01-01T11:00:00Z",
+              completion: str | None = None, ttl: int | None = 30, deleting: bool = False) -> Obj:
+    cond: Obj = {"type": type_, "status": "True"}
+    if at is not None:
+        cond["lastTransitionTime"] = at
+    status: Obj = {"conditions": [cond]}
+    if completion is not None:
+        status["completionTime"] = completion
+    j = job(status=status) if ttl is None else job(status=status, ttlSecondsAfterFinished=ttl)
+    if deleting:
+        j["metadata"]["deletionTimestamp"] = "2026-01-01T11:30:00Z"
+    return j
+
+
+TTL_AT = datetime(2026, 1, 1, 11, 0, 30, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("job_, expiry", [
+    pytest.param(_finished(), TTL_AT, id="complete"),
+    pytest.param(_finished("Failed"), TTL_AT, id="failed"),
+    pytest.param(_finished(ttl=0), TTL_AT - timedelta(seconds=30), id="ttl-zero"),
+    pytest.param(_finished(at=None, completion="2026-01-01T10:00:00Z"),
+                 TTL_AT - timedelta(hours=1), id="completion-time-when-no-transition-time"),
+    pytest.param(_finished(at=None), None, id="no-finish-time"),
+    pytest.param(_finished(ttl=None), None, id="no-ttl"),
+    pytest.param(_finished(deleting=True), None, id="being-deleted"),
+    pytest.param(_finished("SuccessCriteriaMet"), None, id="not-finished"),
+    pytest.param({**_finished(), "status": {"conditions": [
+        {"type": "Complete", "status": "False", "lastTransitionTime": "2026-01-01T11:00:00Z"}]}},
+        None, id="complete-false"),
+])
+def test_ttl_expiry(job_: Obj, expiry: datetime | None) -> None:
+    assert logic.ttl_expiry(job_) == expiry

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from datetime import timedelta
 from typing import Any
 
 from kubepy import errors
@@ -28,7 +27,7 @@ from kubepy.client.store import controller_owner_uid_index, split_key
 from kubepy.controllers.job import logic
 from kubepy.controllers.job import pods as jp
 from kubepy.controllers.podcontrol import (CONTROLLER_UID_INDEX, ControllerExpectations,
-                                           controller_of, owner_key, parse_time)
+                                           controller_of, owner_key)
 
 log = logging.getLogger("kubepy.controllers.job")
 Obj = dict[str, Any]
@@ -142,7 +141,8 @@ class JobController(Controller):
     async def _write_status(self, job: Obj, status: Obj) -> Obj:
         body = copy.deepcopy(job)
         body["status"] = status
-        return await self.client.update_status(JOBS, body)
+        updated: Obj = await self.client.update_status(JOBS, body)
+        return updated
 
     async def _remove_finalizer(self, pod: Obj, counted: set[str]) -> None:
         try:
@@ -201,26 +201,13 @@ class TTLAfterFinishedController(Controller):
         self.jobs.add_event_handler(self.enqueue, lambda old, new: self.enqueue(new))
 
     async def reconcile(self, key: str) -> float | None:
-        if key.startswith(ORPHAN_PREFIX):  # a pod whose Job is gone keeps no finalizer
-            pod = self.pods.store.get(key[len(ORPHAN_PREFIX):])
-            if pod is not None and jp.has_tracking_finalizer(pod) and self._owner(pod) is None:
-                await self._remove_finalizer(pod, set())
-            return None
         job = self.jobs.store.get(key)
-        if job is None or job["metadata"].get("deletionTimestamp"):
+        if job is None:
             return None
-        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
-        if ttl is None or not logic.is_finished(job):
+        expiry = logic.ttl_expiry(job)
+        if expiry is None:
             return None
-        finished = None
-        for type_ in ("Complete", "Failed"):
-            cond = logic.condition(job, type_)
-            if cond is not None and cond.get("status") == "True":
-                finished = parse_time(cond.get("lastTransitionTime"))
-        finished = finished or parse_time((job.get("status") or {}).get("completionTime"))
-        if finished is None:
-            return None
-        left = (finished + timedelta(seconds=int(ttl)) - self.clock.now()).total_seconds()
+        left = (expiry - self.clock.now()).total_seconds()
         if left > 0:
             return left
         ns, name = split_key(key)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kubepy.controllers.job import pods as jp
@@ -54,7 +54,8 @@ class JobSync:
 
 
 def condition(job: Obj, type_: str) -> Obj | None:
-    for cond in (job.get("status") or {}).get("conditions") or []:
+    conditions: list[Obj] = (job.get("status") or {}).get("conditions") or []
+    for cond in conditions:
         if cond.get("type") == type_:
             return cond
     return None
@@ -67,6 +68,23 @@ def is_true(job: Obj, type_: str) -> bool:
 
 def is_finished(job: Obj) -> bool:
     return is_true(job, "Complete") or is_true(job, "Failed")
+
+
+def ttl_expiry(job: Obj) -> datetime | None:
+    """When the TTL-after-finished controller deletes ``job``: its finish time (the true
+    Complete/Failed condition's lastTransitionTime, else ``status.completionTime``) plus
+    ``spec.ttlSecondsAfterFinished``. None when it has no TTL, has not finished, has no
+    finish time or is being deleted already."""
+    ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+    if ttl is None or not is_finished(job) or (job.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    finished = None
+    for type_ in ("Complete", "Failed"):
+        cond = condition(job, type_)
+        if cond is not None and cond.get("status") == "True":
+            finished = parse_time(cond.get("lastTransitionTime"))
+    finished = finished or parse_time((job.get("status") or {}).get("completionTime"))
+    return None if finished is None else finished + timedelta(seconds=int(ttl))
 
 
 def set_condition(status: Obj, type_: str, value: str, reason: str, message: str,
@@ -110,16 +128,22 @@ def _active_order(pod: Obj) -> tuple[Any, ...]:
             is_pod_ready(pod), tuple(-ord(c) for c in meta.get("creationTimestamp") or ""))
 
 
+def _int_field(spec: Obj, name: str, default: int) -> int:
+    """``spec[name]`` as an int; ``default`` when absent or null (0 stays 0)."""
+    value = spec.get(name)
+    return default if value is None else int(value)
+
+
 def sync(job: Obj, pods: list[Obj], now: datetime, counted_uids: frozenset[str] = frozenset()
          ) -> JobSync:
     out = JobSync()
-    spec = job.get("spec") or {}
-    old = job.get("status") or {}
+    spec: Obj = job.get("spec") or {}
+    old: Obj = job.get("status") or {}
     status = copy.deepcopy(old)
     indexed = jp.is_indexed(job)
     completions = spec.get("completions")
-    parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
-    backoff_limit = int(spec.get("backoffLimit") if spec.get("backoffLimit") is not None else 6)
+    parallelism = _int_field(spec, "parallelism", 1)
+    backoff_limit = _int_field(spec, "backoffLimit", 6)
 
     # -- accounting
     uncounted = old.get("uncountedTerminatedPods") or {}
@@ -170,8 +194,8 @@ def sync(job: Obj, pods: list[Obj], now: datetime, counted_uids: frozenset[str] 
     # everything uncounted is counted once the finalizers are off
     if indexed:
         for uid in unc_succeeded:
-            pod = by_uid.get(uid)
-            index = jp.pod_index(pod, int(completions or 0)) if pod else None
+            succeeded_pod = by_uid.get(uid)
+            index = jp.pod_index(succeeded_pod, int(completions or 0)) if succeeded_pod else None
             if index is not None:
                 completed.add(index)
         succeeded = len(completed)

@@ -153,7 +153,7 @@ def backoff_delay(consecutive_failures: int) -> float:
     """10 s, 20 s, 40 s ... at most 6 min; none before the first failure."""
     if consecutive_failures <= 0:
         return 0.0
-    return min(BACKOFF_BASE * 2 ** (consecutive_failures - 1), BACKOFF_MAX)
+    return min(BACKOFF_BASE * 2.0 ** (consecutive_failures - 1), BACKOFF_MAX)
 
 
 def backoff_remaining(failed_times: list[datetime], last_success: datetime | None,
