@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
+from typing import Any, Sequence, overload
 
 from kubepy import errors
 from kubepy.api.labels import selector_from_label_selector
@@ -180,7 +180,7 @@ class DeploymentController(Controller):
         rs_list = await self._claim_replica_sets(d)
         if d["metadata"].get("deletionTimestamp"):
             new_rs, old_rss = await self._get_all_and_sync_revision(d, rs_list, create=False)
-            await self._sync_status(d, old_rss + [new_rs], new_rs)
+            await self._sync_status(d, [*old_rss, new_rs], new_rs)
             return None
         paused_status = dstatus.paused_condition_status(d, self.clock.now())
         if paused_status is not None:
@@ -219,7 +219,7 @@ class DeploymentController(Controller):
         new_rs, old_rss = _refresh(new_rs, latest), [_refresh(rs, latest) for rs in old_rss]
         if (d.get("spec") or {}).get("paused"):
             await self._cleanup(d, old_rss)
-        await self._sync_status(d, old_rss + [new_rs], new_rs)
+        await self._sync_status(d, [*old_rss, new_rs], new_rs)
         return None
 
     async def _rollout_rolling(self, d: Obj, rs_list: list[Obj]) -> float | None:
@@ -270,7 +270,7 @@ class DeploymentController(Controller):
     # ------------------------------------------------------------------ replica sets
 
     async def _get_all_and_sync_revision(self, d: Obj, rs_list: list[Obj], *,
-                                         create: bool) -> tuple[Any, list[Obj]]:
+                                         create: bool) -> tuple[Obj | None, list[Obj]]:
         _, all_old = util.find_old_replica_sets(d, rs_list)
         new_rs = await self._get_new_replica_set(d, rs_list, all_old, create=create)
         return new_rs, all_old
@@ -287,7 +287,7 @@ class DeploymentController(Controller):
             if changed or int(rs["spec"].get("minReadySeconds") or 0) != min_ready:
                 rs["spec"]["minReadySeconds"] = min_ready
                 return await self.client.update(REPLICASETS, rs)
-            await self._set_revision(d, util.annotations(rs).get(util.REVISION, ""))
+            await self._set_revision(d, util.annotations_of(rs).get(util.REVISION, ""))
             if util.has_progress_deadline(d) and dstatus.get_condition(
                     d.get("status") or {}, dstatus.PROGRESSING) is None:
                 st = copy.deepcopy(d.get("status") or {})
@@ -348,7 +348,7 @@ class DeploymentController(Controller):
         return created
 
     async def _apply(self, d: Obj, actions: list[ScaleAction],
-                     rss: list[Obj | None]) -> tuple[bool, dict[str, Obj]]:
+                     rss: Sequence[Obj | None]) -> tuple[bool, dict[str, Obj]]:
         """Apply scale actions in order: (any size changed, {name: latest ReplicaSet})."""
         latest: dict[str, Obj] = {rs["metadata"]["name"]: rs for rs in rss if rs is not None}
         scaled = False
@@ -391,7 +391,7 @@ class DeploymentController(Controller):
     # ------------------------------------------------------------------ deployment writes
 
     async def _set_revision(self, d: Obj, revision: str) -> None:
-        if not revision or util.annotations(d).get(util.REVISION) == revision:
+        if not revision or util.annotations_of(d).get(util.REVISION) == revision:
             return
         updated = await self.client.patch(
             DEPLOYMENTS, d["metadata"]["name"],
@@ -407,12 +407,12 @@ class DeploymentController(Controller):
         d["metadata"] = updated["metadata"]
         d["status"] = updated.get("status") or {}
 
-    async def _sync_status(self, d: Obj, all_rss: list[Obj | None], new_rs: Obj | None) -> None:
+    async def _sync_status(self, d: Obj, all_rss: Sequence[Obj | None], new_rs: Obj | None) -> None:
         st = dstatus.calculate_status(all_rss, new_rs, d, self.clock.now())
         if not dstatus.status_equal(d.get("status") or {}, st):
             await self._write_status(d, st)
 
-    async def _sync_rollout_status(self, d: Obj, all_rss: list[Obj | None],
+    async def _sync_rollout_status(self, d: Obj, all_rss: Sequence[Obj | None],
                                    new_rs: Obj | None) -> float | None:
         now = self.clock.now()
         st = dstatus.rollout_status(all_rss, new_rs, d, now)
@@ -423,7 +423,15 @@ class DeploymentController(Controller):
         return None
 
 
-def _refresh(rs: Obj | None, latest: dict[str, Obj]) -> Any:
+@overload
+def _refresh(rs: Obj, latest: dict[str, Obj]) -> Obj: ...
+@overload
+def _refresh(rs: None, latest: dict[str, Obj]) -> None: ...
+@overload
+def _refresh(rs: Obj | None, latest: dict[str, Obj]) -> Obj | None: ...
+
+
+def _refresh(rs: Obj | None, latest: dict[str, Obj]) -> Obj | None:
     if rs is None:
         return None
     return latest.get(rs["metadata"]["name"], rs)

@@ -46,7 +46,8 @@ class ScaleAction:
 
 
 def _name(rs: Mapping[str, Any]) -> str:
-    return (rs.get("metadata") or {}).get("name", "")
+    name: str = (rs.get("metadata") or {}).get("name", "")
+    return name
 
 
 def _direction(rs: Obj, new_size: int) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from kubepy.controllers import podcontrol as pc
 from kubepy.controllers.deployment import util
@@ -48,7 +48,8 @@ def new_condition(type_: str, status: str, reason: str, message: str, now: datet
 
 
 def get_condition(status: Obj, type_: str) -> Obj | None:
-    for cond in status.get("conditions") or []:
+    conditions: list[Obj] = status.get("conditions") or []
+    for cond in conditions:
         if cond.get("type") == type_:
             return cond
     return None
@@ -78,7 +79,7 @@ def remove_condition(status: Obj, type_: str) -> None:
 
 # ---------------------------------------------------------------------------- status
 
-def calculate_status(all_rss: list[Obj | None], new_rs: Obj | None, d: Obj,
+def calculate_status(all_rss: Sequence[Obj | None], new_rs: Obj | None, d: Obj,
                      now: datetime) -> Obj:
     available = util.status_count(all_rss, "availableReplicas")
     unavailable = max(util.replica_count(all_rss) - available, 0)
@@ -158,7 +159,7 @@ def _rs_failures(all_rss: Iterable[Obj | None], new_rs: Obj | None) -> list[Obj]
     return found
 
 
-def rollout_status(all_rss: list[Obj | None], new_rs: Obj | None, d: Obj,
+def rollout_status(all_rss: Sequence[Obj | None], new_rs: Obj | None, d: Obj,
                    now: datetime) -> Obj:
     """syncRolloutStatus's new status: counts, Available, and Progressing estimated from
     the change since the stored status (complete / progressing / timed out)."""

@@ -48,7 +48,9 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("metadata") or {}
 
 
-def annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
+def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    """``metadata.annotations`` ({} when absent); not ``annotations``, which
+    ``from __future__ import annotations`` already binds in this module."""
     return _meta(obj).get("annotations") or {}
 
 
@@ -97,7 +99,7 @@ def by_creation(rss: Iterable[Obj]) -> list[Obj]:
 
 def revision(obj: Mapping[str, Any]) -> int:
     """The revision annotation as an integer (absent: 0; not a number: ValueError)."""
-    value = annotations(obj).get(REVISION)
+    value = annotations_of(obj).get(REVISION)
     return 0 if value is None else int(value, 10)
 
 
@@ -128,7 +130,7 @@ def set_new_replica_set_annotations(d: Obj, rs: Obj, new_revision: str, *, exist
     ReplicaSet) add desired-/max-replicas. True when ``rs`` changed."""
     ann = rs.setdefault("metadata", {}).setdefault("annotations", {})
     changed = False
-    for k, v in annotations(d).items():
+    for k, v in annotations_of(d).items():
         if k in _SKIPPED_ANNOTATIONS or ann.get(k) == v:
             continue
         ann[k] = v
@@ -171,13 +173,13 @@ def set_replicas_annotations(rs: Obj, desired: int, maximum: int) -> bool:
 
 
 def replicas_annotations_need_update(rs: Obj, desired: int, maximum: int) -> bool:
-    ann = annotations(rs)
+    ann = annotations_of(rs)
     return ann.get(DESIRED_REPLICAS) != str(desired) or ann.get(MAX_REPLICAS) != str(maximum)
 
 
 def _int_annotation(rs: Obj, key: str) -> int | None:
     try:
-        return int(annotations(rs)[key], 10)
+        return int(annotations_of(rs)[key], 10)
     except (KeyError, ValueError):
         return None
 
@@ -189,8 +191,8 @@ def desired_replicas_annotation(rs: Obj) -> int | None:
 def rollback_annotations(d: Obj, rs: Obj) -> dict[str, str]:
     """SetDeploymentAnnotationsTo: the deployment's skipped annotations plus the RS's
     others (what ``kubectl rollout undo`` writes)."""
-    kept = {k: v for k, v in annotations(d).items() if k in _SKIPPED_ANNOTATIONS}
-    kept.update({k: v for k, v in annotations(rs).items() if k not in _SKIPPED_ANNOTATIONS})
+    kept = {k: v for k, v in annotations_of(d).items() if k in _SKIPPED_ANNOTATIONS}
+    kept.update({k: v for k, v in annotations_of(rs).items() if k not in _SKIPPED_ANNOTATIONS})
     return kept
 
 
@@ -267,7 +269,7 @@ def _normalize(value: Any) -> Any:
 
 
 def equal_ignore_hash(t1: Mapping[str, Any] | None, t2: Mapping[str, Any] | None) -> bool:
-    return _normalize(template_without_hash(t1)) == _normalize(template_without_hash(t2))
+    return bool(_normalize(template_without_hash(t1)) == _normalize(template_without_hash(t2)))
 
 
 def _template(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -396,7 +398,7 @@ def new_replica_set(d: Obj, *, pod_template_hash: str, revision_: str, replicas_
                     owner_ref: Obj) -> Obj:
     """The ReplicaSet a deployment creates for its current template."""
     dmeta = _meta(d)
-    template = copy.deepcopy(_template(d))
+    template = copy.deepcopy(dict(_template(d)))
     tmeta = template.setdefault("metadata", {})
     tmeta["labels"] = {**(tmeta.get("labels") or {}), POD_TEMPLATE_HASH: pod_template_hash}
     spec = d.get("spec") or {}
