@@ -47,7 +47,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from kubepy import errors
 from kubepy.api.labels import LabelSelector
@@ -103,7 +103,8 @@ def is_pod_active(pod: Mapping[str, Any]) -> bool:
 
 
 def pod_condition(pod: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
+    conditions: list[Obj] = (pod.get("status") or {}).get("conditions") or []
+    for cond in conditions:
         if cond.get("type") == type_:
             return cond
     return None
@@ -170,7 +171,8 @@ def pod_key(pod: Mapping[str, Any]) -> str:
 
 def controller_of(obj: Mapping[str, Any]) -> Obj | None:
     """The ownerReference with ``controller: true``, if any."""
-    for ref in _meta(obj).get("ownerReferences") or []:
+    refs: list[Obj] = _meta(obj).get("ownerReferences") or []
+    for ref in refs:
         if ref.get("controller"):
             return ref
     return None
@@ -332,9 +334,12 @@ def deletion_less(a: Mapping[str, Any], b: Mapping[str, Any], rank_a: int, rank_
     return False
 
 
-def rank_pods_for_deletion(pods: Iterable[Mapping[str, Any]],
+Pod = TypeVar("Pod", bound=Mapping[str, Any])  # a pod as the caller holds it, handed back as is
+
+
+def rank_pods_for_deletion(pods: Iterable[Pod],
                            related_pods: Iterable[Mapping[str, Any]],
-                           now: datetime | None) -> list[Mapping[str, Any]]:
+                           now: datetime | None) -> list[Pod]:
     """``pods`` in the order they should be deleted. A pod's rank is the number of active
     ``related_pods`` (pods of the same owner's family) on its node."""
     on_node: dict[str, int] = {}
@@ -345,7 +350,7 @@ def rank_pods_for_deletion(pods: Iterable[Mapping[str, Any]],
     ranked = [(pod, on_node.get((pod.get("spec") or {}).get("nodeName") or "", 0))
               for pod in pods]
 
-    def compare(x: tuple[Mapping[str, Any], int], y: tuple[Mapping[str, Any], int]) -> int:
+    def compare(x: tuple[Pod, int], y: tuple[Pod, int]) -> int:
         if deletion_less(x[0], y[0], x[1], y[1], now):
             return -1
         if deletion_less(y[0], x[0], y[1], x[1], now):
@@ -354,8 +359,8 @@ def rank_pods_for_deletion(pods: Iterable[Mapping[str, Any]],
     return [pod for pod, _ in sorted(ranked, key=functools.cmp_to_key(compare))]
 
 
-def pods_to_delete(pods: list[Mapping[str, Any]], related_pods: Iterable[Mapping[str, Any]],
-                   count: int, now: datetime | None) -> list[Mapping[str, Any]]:
+def pods_to_delete(pods: Sequence[Pod], related_pods: Iterable[Mapping[str, Any]],
+                   count: int, now: datetime | None) -> list[Pod]:
     """getPodsToDelete: the first ``count`` pods by deletion rank."""
     if count >= len(pods):
         return list(pods)
@@ -487,7 +492,7 @@ class PodControl:
         if not (pod["metadata"].get("labels")):
             raise errors.Invalid("unable to create pods, no labels")
         try:
-            created = await self.client.create(self.pods_rt, pod, pod["metadata"]["namespace"])
+            created: Obj = await self.client.create(self.pods_rt, pod, pod["metadata"]["namespace"])
         except errors.StatusError as e:
             if not isinstance(e, errors.Timeout):
                 self.recorder.event(owner, "Warning", "FailedCreate", f"Error creating: {e.message}")
@@ -508,8 +513,10 @@ class PodControl:
 
     async def patch_owner(self, rt: Any, obj: Mapping[str, Any], patch: Obj) -> Obj:
         meta = _meta(obj)
-        return await self.client.patch(rt, meta["name"], patch, namespace=meta.get("namespace"),
-                                       patch_type="strategic")
+        patched: Obj = await self.client.patch(rt, meta["name"], patch,
+                                               namespace=meta.get("namespace"),
+                                               patch_type="strategic")
+        return patched
 
 
 async def claim(control: PodControl, rt: Any, owner: Obj, owner_ref: Mapping[str, Any],

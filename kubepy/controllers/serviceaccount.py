@@ -96,7 +96,7 @@ def root_ca_bundle(configured: str, ssl_context: ssl.SSLContext | None) -> str:
     ders = ssl_context.get_ca_certs(binary_form=True)
     if not ders or len(ders) > 8:  # a system trust store is not the cluster CA
         return ""
-    return "".join(ssl.DER_cert_to_PEM_cert(der) for der in ders)  # type: ignore[arg-type]
+    return "".join(ssl.DER_cert_to_PEM_cert(der) for der in ders)
 
 
 def _namespace_of(obj: Mapping[str, Any]) -> str:

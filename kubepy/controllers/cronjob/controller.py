@@ -95,7 +95,7 @@ class CronJobController(Controller):
     async def _create(self, cronjob: Obj, job: Obj) -> Obj | None:
         ns = cronjob["metadata"]["namespace"]
         try:
-            created = await self.client.create(JOBS, job, ns)
+            created: Obj = await self.client.create(JOBS, job, ns)
         except errors.AlreadyExists:
             # made by an earlier pass whose status write was lost: adopt it if it is ours
             existing = await self.client.get(JOBS, job["metadata"]["name"], ns)

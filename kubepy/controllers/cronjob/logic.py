@@ -43,9 +43,11 @@ class CronSync:
 
 
 def finished_condition(job: Obj) -> str | None:
-    for cond in (job.get("status") or {}).get("conditions") or []:
+    conditions: list[Obj] = (job.get("status") or {}).get("conditions") or []
+    for cond in conditions:
         if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
-            return cond["type"]
+            type_: str = cond["type"]
+            return type_
     return None
 
 

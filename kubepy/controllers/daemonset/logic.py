@@ -87,22 +87,25 @@ def new_pod(ds: Obj, template: Obj, node_name: str, hash_: str) -> Obj:
 def target_node(pod: Obj) -> str | None:
     """``spec.nodeName``, else the node the pinning affinity names."""
     spec = pod.get("spec") or {}
-    if spec.get("nodeName"):
-        return spec["nodeName"]
+    node_name: str | None = spec.get("nodeName")
+    if node_name:
+        return node_name
     required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
                 .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
     for term in required.get("nodeSelectorTerms") or []:
         for req in term.get("matchFields") or []:
             if req.get("key") == "metadata.name" and req.get("operator") == "In" and \
                     len(req.get("values") or []) == 1:
-                return req["values"][0]
+                pinned: str = req["values"][0]
+                return pinned
     return None
 
 
 # ------------------------------------------------------------------ node fit
 
 def _match_expression(req: Obj, values_of: dict[str, str]) -> bool:
-    key, op, values = req.get("key"), req.get("operator"), req.get("values") or []
+    key: str = req.get("key") or ""
+    op, values = req.get("operator"), req.get("values") or []
     present = key in values_of
     value = values_of.get(key, "")
     if op == "In":
@@ -243,8 +246,8 @@ def plan(ds: Obj, nodes: list[Obj], pods: list[Obj], hash_: str, now: datetime) 
             old_pod = next((p for p in keep if not _is_updated(p, hash_)), None)
             new_pod_ = next((p for p in keep if _is_updated(p, hash_)), None)
             runnable[name] = (old_pod, new_pod_)
-    for node, node_pods in on_node.items():  # pods pinned to nodes that no longer exist
-        if node not in node_names:
+    for pinned_to, node_pods in on_node.items():  # pods pinned to nodes that no longer exist
+        if pinned_to not in node_names:
             out.delete.extend(p["metadata"]["name"] for p in node_pods if not is_terminating(p))
     if rolling:
         _rolling_update(ds, runnable, len(runnable) + len(out.create), min_ready, now, out)

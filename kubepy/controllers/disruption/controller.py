@@ -23,6 +23,7 @@ from kubepy import errors
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.client.controller import Controller
 from kubepy.client.events import NORMAL, WARNING
+from kubepy.client.informer import Informer
 from kubepy.client.store import NAMESPACE_INDEX
 from kubepy.controllers.context import ControllerContext
 from kubepy.controllers.disruption import logic
@@ -51,7 +52,8 @@ def _replicas(obj: Obj) -> int:
 
 
 def _controller(obj: Obj) -> Obj | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+    refs: list[Obj] = (obj.get("metadata") or {}).get("ownerReferences") or []
+    for ref in refs:
         if ref.get("controller"):
             return ref
     return None
@@ -87,7 +89,7 @@ class DisruptionController(Controller):
 
     # ------------------------------------------------------------------ scales
 
-    def _cached(self, informer: Any, ns: str, ref: Obj) -> Obj | None:
+    def _cached(self, informer: Informer, ns: str, ref: Obj) -> Obj | None:
         obj = informer.store.get_by_name(ns, ref.get("name", ""))
         if obj is None or obj["metadata"].get("uid") != ref.get("uid"):
             return None

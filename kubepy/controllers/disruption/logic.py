@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 import math
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 from kubepy.api.labels import LabelSelector, selector_from_label_selector
 
@@ -63,7 +63,10 @@ def pdb_selector(pdb: Mapping[str, Any]) -> LabelSelector:
     return selector_from_label_selector((pdb.get("spec") or {}).get("selector"))
 
 
-def pods_for_pdb(pdb: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+Pod = TypeVar("Pod", bound=Mapping[str, Any])  # a pod as the caller holds it, handed back as is
+
+
+def pods_for_pdb(pdb: Mapping[str, Any], pods: Iterable[Pod]) -> list[Pod]:
     sel = pdb_selector(pdb)
     ns = (pdb.get("metadata") or {}).get("namespace")
     return [p for p in pods if (p.get("metadata") or {}).get("namespace") == ns
@@ -103,7 +106,8 @@ def scaled_value(value: int | str, total: int, *, round_up: bool) -> int:
 
 
 def controller_ref(pod: Mapping[str, Any]) -> Obj | None:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+    refs: list[Obj] = (pod.get("metadata") or {}).get("ownerReferences") or []
+    for ref in refs:
         if ref.get("controller"):
             return ref
     return None
@@ -112,7 +116,7 @@ def controller_ref(pod: Mapping[str, Any]) -> Obj | None:
 Scales = Mapping[str, "tuple[str, int]"]
 
 
-def expected_scale(pods: list[Mapping[str, Any]], scales: Scales) -> tuple[int, list[str]]:
+def expected_scale(pods: Sequence[Mapping[str, Any]], scales: Scales) -> tuple[int, list[str]]:
     """(sum of the scales of the pods' controllers, names of pods without a controller).
     ``scales`` maps a pod's controllerRef uid to (uid, replicas) of the workload in charge
     (the ReplicaSet, or the Deployment owning it), so each workload counts once."""
@@ -131,7 +135,7 @@ def expected_scale(pods: list[Mapping[str, Any]], scales: Scales) -> tuple[int, 
     return sum(seen.values()), unmanaged
 
 
-def expected_pod_count(pdb: Mapping[str, Any], pods: list[Mapping[str, Any]],
+def expected_pod_count(pdb: Mapping[str, Any], pods: Sequence[Mapping[str, Any]],
                        scales: Scales) -> tuple[int, int, list[str]]:
     spec = pdb.get("spec") or {}
     max_unavailable = spec.get("maxUnavailable")
@@ -155,13 +159,13 @@ def is_pod_ready(pod: Mapping[str, Any]) -> bool:
                for c in (pod.get("status") or {}).get("conditions") or [])
 
 
-def disrupted_pod_map(pdb: Mapping[str, Any], pods: list[Mapping[str, Any]], now: datetime
-                      ) -> tuple[dict[str, str], datetime | None, list[Mapping[str, Any]]]:
+def disrupted_pod_map(pdb: Mapping[str, Any], pods: Sequence[Pod], now: datetime
+                      ) -> tuple[dict[str, str], datetime | None, list[Pod]]:
     """(entries kept, when to recheck, pods that outlived their entry: NotDeleted)."""
     disrupted = (pdb.get("status") or {}).get("disruptedPods") or {}
     kept: dict[str, str] = {}
     recheck: datetime | None = None
-    overdue: list[Mapping[str, Any]] = []
+    overdue: list[Pod] = []
     for pod in pods:
         meta = pod.get("metadata") or {}
         if meta.get("deletionTimestamp") or meta.get("name") not in disrupted:
@@ -180,7 +184,7 @@ def disrupted_pod_map(pdb: Mapping[str, Any], pods: list[Mapping[str, Any]], now
     return kept, recheck, overdue
 
 
-def count_healthy(pods: list[Mapping[str, Any]], disrupted: Mapping[str, str],
+def count_healthy(pods: Sequence[Mapping[str, Any]], disrupted: Mapping[str, str],
                   now: datetime) -> int:
     healthy = 0
     for pod in pods:
@@ -225,8 +229,8 @@ def conditions_up_to_date(pdb: Mapping[str, Any]) -> bool:
             (pdb.get("metadata") or {}).get("generation") or 0):
         return False
     if int(status.get("disruptionsAllowed") or 0) > 0:
-        return cond.get("status") == "True" and cond.get("reason") == SUFFICIENT_PODS
-    return cond.get("status") == "False" and cond.get("reason") == INSUFFICIENT_PODS
+        return bool(cond.get("status") == "True" and cond.get("reason") == SUFFICIENT_PODS)
+    return bool(cond.get("status") == "False" and cond.get("reason") == INSUFFICIENT_PODS)
 
 
 def new_status(pdb: Mapping[str, Any], current_healthy: int, desired_healthy: int,

@@ -71,7 +71,7 @@ def selects(service: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from kubepy import errors
 from kubepy.api.registry import Registry, ResourceType
+from kubepy.api.taints import NO_EXECUTE
 from kubepy.client.controller import Controller
 from kubepy.client.events import NORMAL, WARNING
 from kubepy.controllers.context import ControllerContext
@@ -291,7 +292,7 @@ class NodeLifecycleController(Controller):
                 queue.pop(name, None)
                 if have:
                     await self._set_no_execute(name, None)
-            elif have == {(want, tn.NO_EXECUTE)}:
+            elif have == {(want, NO_EXECUTE)}:
                 queue.pop(name, None)
             elif have:  # the other one (or both): swap at once, no rate limit
                 queue.pop(name, None)
@@ -314,7 +315,7 @@ class NodeLifecycleController(Controller):
 
     async def _set_no_execute(self, name: str, key: str | None) -> None:
         stamp = hl.format_time(self.clock.now())
-        desired = [] if key is None else [{"key": key, "effect": tn.NO_EXECUTE,
+        desired = [] if key is None else [{"key": key, "effect": NO_EXECUTE,
                                            "timeAdded": stamp}]
         try:
             await self.update_taints(name, tn.NO_EXECUTE_MANAGED, lambda fresh: desired)

@@ -61,7 +61,8 @@ class NodeHealth:
 
 
 def ready_condition(node: Mapping[str, Any]) -> Obj | None:
-    for cond in (node.get("status") or {}).get("conditions") or []:
+    conditions: list[Obj] = (node.get("status") or {}).get("conditions") or []
+    for cond in conditions:
         if cond.get("type") == "Ready":
             return cond
     return None

@@ -19,7 +19,7 @@ Pure: plain dicts in, plain data out.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from kubepy.api.taints import NO_EXECUTE, NO_SCHEDULE, tolerates
 
@@ -51,7 +51,8 @@ NO_EXECUTE_MANAGED: frozenset[tuple[str, str]] = frozenset(
 def condition_status(node: Mapping[str, Any], type_: str) -> str | None:
     for cond in (node.get("status") or {}).get("conditions") or []:
         if cond.get("type") == type_:
-            return cond.get("status")
+            status: str | None = cond.get("status")
+            return status
     return None
 
 
@@ -99,8 +100,8 @@ def with_taints(current: list[Obj] | None, managed: frozenset[tuple[str, str]],
 
 # ---------------------------------------------------------------------------- tolerations
 
-def matching_tolerations(tolerations: list[Mapping[str, Any]],
-                         taints: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+def matching_tolerations(tolerations: Sequence[Mapping[str, Any]],
+                         taints: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
     """The first toleration that tolerates each taint, or None if one is not tolerated."""
     used = []
     for taint in taints:
@@ -111,7 +112,7 @@ def matching_tolerations(tolerations: list[Mapping[str, Any]],
     return used
 
 
-def min_toleration_seconds(tolerations: list[Mapping[str, Any]]) -> float | None:
+def min_toleration_seconds(tolerations: Sequence[Mapping[str, Any]]) -> float | None:
     """The smallest tolerationSeconds (negative counts as 0); None when none is bounded."""
     bounded = [max(0, int(t["tolerationSeconds"])) for t in tolerations
                if t.get("tolerationSeconds") is not None]
@@ -123,7 +124,7 @@ def no_execute_taints(node: Mapping[str, Any]) -> list[Obj]:
             if t.get("effect") == NO_EXECUTE]
 
 
-def eviction_delay(pod: Mapping[str, Any], taints: list[Mapping[str, Any]]) -> float | None:
+def eviction_delay(pod: Mapping[str, Any], taints: Sequence[Mapping[str, Any]]) -> float | None:
     """Seconds until ``pod`` must be evicted from a node with these NoExecute ``taints``:
     0 when one is not tolerated, None when it may stay forever."""
     if not taints:

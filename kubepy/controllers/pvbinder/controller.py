@@ -24,6 +24,7 @@ import logging
 from typing import Any
 
 from kubepy import errors
+from kubepy.api.quota import claim_class
 from kubepy.api.registry import Registry, ResourceType
 from kubepy.client.controller import Controller
 from kubepy.client.informer import Informer
@@ -175,7 +176,7 @@ class ClaimBinder(Controller):
 
     # -- reconcile
     def _storage_class(self, claim: Obj) -> Obj | None:
-        name = logic.claim_class(claim)
+        name = claim_class(claim)
         return self.s.classes.store.get(name) if name else None
 
     def _node_for(self, claim: Obj,

@@ -93,7 +93,8 @@ def access_modes_ok(claim: Obj, pv: Obj) -> bool:
 
 
 def _expression_matches(req: Obj, values: dict[str, str]) -> bool:
-    key, op, wanted = req.get("key"), req.get("operator"), req.get("values") or []
+    key: str = req.get("key") or ""
+    op, wanted = req.get("operator"), req.get("values") or []
     present, value = key in values, values.get(key, "")
     if op == "In":
         return present and value in wanted

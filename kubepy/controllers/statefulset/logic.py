@@ -76,7 +76,8 @@ def pod_ordinal(sts: Obj, pod: Obj) -> int | None:
 
 
 def pod_revision(pod: Obj) -> str:
-    return ((pod.get("metadata") or {}).get("labels") or {}).get(POD_REVISION_LABEL, "")
+    labels: dict[str, str] = (pod.get("metadata") or {}).get("labels") or {}
+    return labels.get(POD_REVISION_LABEL, "")
 
 
 def claim_name(template_name: str, set_name: str, ordinal: int) -> str:
@@ -174,22 +175,22 @@ def plan(sts: Obj, pods: list[Obj], current: str, update: str, now: datetime) ->
     condemned.sort(key=lambda op: -op[0])
 
     for ordinal in range(start, start + replicas):
-        pod = slots.get(ordinal)
-        if pod is None:
+        slot = slots.get(ordinal)
+        if slot is None:
             out.create.append((ordinal, revision_for_ordinal(sts, ordinal, current, update)))
             if monotonic:
                 return out
             continue
-        if is_terminating(pod):
+        if is_terminating(slot):
             if monotonic:
                 return out
             continue
-        if pod_phase(pod) in ("Failed", "Succeeded"):
-            out.delete.append(pod["metadata"]["name"])
+        if pod_phase(slot) in ("Failed", "Succeeded"):
+            out.delete.append(slot["metadata"]["name"])
             if monotonic:
                 return out
             continue
-        if monotonic and not is_pod_running_and_ready(pod):
+        if monotonic and not is_pod_running_and_ready(slot):
             return out
 
     unhealthy_condemned = [o for o, p in condemned if not _healthy(sts, p, now)]
@@ -210,13 +211,13 @@ def plan(sts: Obj, pods: list[Obj], current: str, update: str, now: datetime) ->
     if update_strategy(sts) != "RollingUpdate":
         return out
     for ordinal in range(start + replicas - 1, start + partition(sts) - 1, -1):
-        pod = slots.get(ordinal)
-        if pod is None:
+        slot = slots.get(ordinal)
+        if slot is None:
             return out
-        if pod_revision(pod) != update and not is_terminating(pod):
-            out.delete.append(pod["metadata"]["name"])
+        if pod_revision(slot) != update and not is_terminating(slot):
+            out.delete.append(slot["metadata"]["name"])
             return out
-        if not _healthy(sts, pod, now):
+        if not _healthy(sts, slot, now):
             return out
     return out
 
