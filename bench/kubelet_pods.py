@@ -62,7 +62,6 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "e2e")]
 
 from kubepy.api.registry import Registry  # noqa: E402
 from kubepy.client.rest import ApiClient  # noqa: E402
-from kubepy.kubelet.images.archive import import_archive  # noqa: E402
 from kubepy.kubelet.images.store import ImageStore  # noqa: E402
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist  # noqa: E402
 from kubepy.cli.common import install_uvloop  # noqa: E402
@@ -72,12 +71,14 @@ from kubepy.kubelet.pods import snapshot  # noqa: E402
 from kubepy.kubelet.runtime import cgroups  # noqa: E402
 from kubepy.kubelet.runtime.bundle import write_bundle  # noqa: E402
 from kubepy.kubelet.runtime.conmon import ConmonRunner  # noqa: E402
-from kubepy.kubelet.runtime.runc import Runc, RuncError, oom_score_adj_floor, stop  # noqa: E402
+from kubepy.kubelet.runtime.runc import Runc, oom_score_adj_floor, stop  # noqa: E402
 from kubepy.kubelet.runtime.sandbox import prepare_pause_rootfs  # noqa: E402
 from kubepy.kubelet.runtime.spec import container_spec, sandbox_spec  # noqa: E402
 from kubepy.kubelet.pods.worker import image_config_for_spec  # noqa: E402
 from tests.conftest import VENV_BIN, ServerProcess, start_server  # noqa: E402
-from test_kubelet_pods_e2e import IMAGE, build_busybox_image  # noqa: E402
+from tests.bundles import remove_runc_containers  # noqa: E402
+from tests.images import IMAGE  # noqa: E402
+from tests.nodes import AgentNode  # noqa: E402
 
 Obj = dict[str, Any]
 PODS = Registry().get("", "v1", "pods")
@@ -123,6 +124,16 @@ def rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def agent_program(loop: str) -> list[str]:
+    """The agent's program: the venv's ``kubepy`` (uvloop), or for loop "asyncio" the same
+    agent with uvloop.install made a no-op (an experiment for the spawn cost: asyncio's
+    subprocesses vfork, uvloop's fork)."""
+    return [str(VENV_BIN / "kubepy")] if loop == "uvloop" else [
+        sys.executable, "-c", "import sys, kubepy.cli.common as c; "
+        "c.install_uvloop = lambda: None; from kubepy.cli.main import main; "
+        "sys.exit(main())"]
 
 
 def processes(match: Callable[[str, list[str]], bool]) -> list[int]:
@@ -173,16 +184,9 @@ def umount_all(path: str) -> None:
 
 async def kill_runc_root(root: str) -> list[str]:
     """Stop and delete every container of one of *our* runc roots."""
-    problems: list[str] = []
     if not os.path.isdir(root):
-        return problems
-    runc = Runc(root)
-    for state in await runc.list():
-        await stop(runc, state.id, state.pid, grace=0)
-        try:
-            await runc.delete(state.id, force=True)
-        except RuncError as e:
-            problems.append(str(e))
+        return []
+    return await remove_runc_containers(Runc(root))
     return problems
 
 
@@ -386,46 +390,14 @@ def bare_spec(rootfs: str, cgroups_path: str) -> Obj:
 
 # ---------------------------------------------------------------------------- phases 2, 3
 
-class Node:
-    """A real server plus a real agent, with names of their own."""
+class Node(AgentNode):
+    """A real server plus a real agent (``tests.nodes``), with names of their own."""
 
     def __init__(self, tmp: Path, server: ServerProcess) -> None:
-        self.tmp, self.server = tmp, server
-        self.data = tmp / "agent-data"
-        self.agent_dir = self.data / "agent"
-        self.bridge = f"kpb{TAG % 100000}"
-        self.network_name = f"kubepy-bench-{TAG}"
-        self.node = f"bench-{TAG}"
-        self.netns_dir = tmp / "netns"
-        self.cgroup_parent = f"kubepy-bench-{TAG}"
-        self.log_path = tmp / "agent.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start_agent(self, log_level: str, loop: str = "uvloop") -> None:
-        # loop "asyncio": the same agent with uvloop.install made a no-op (an experiment
-        # for the spawn cost: asyncio's subprocesses vfork, uvloop's fork)
-        prog = [str(VENV_BIN / "kubepy")] if loop == "uvloop" else [
-            sys.executable, "-c", "import sys, kubepy.cli.common as c; "
-            "c.install_uvloop = lambda: None; from kubepy.cli.main import main; "
-            "sys.exit(main())"]
-        cmd = [*prog, "agent", "--server", self.server.url,
-               "--kubeconfig", str(self.server.kubeconfig), "--node-name", self.node,
-               "--data-dir", str(self.data), "--bridge", self.bridge,
-               "--cni-network-name", self.network_name, "--netns-dir", str(self.netns_dir),
-               "--cgroup-parent", self.cgroup_parent, "--node-ip", "127.0.0.1",
-               "--kubelet-port", "0", "--cluster-cidr", CLUSTER_CIDR,
-               "--disable-kube-proxy", "--log-level", log_level]
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log_path, "ab"),
-                                     stderr=subprocess.STDOUT)
-
-    def stop_agent(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().__init__(tmp, server, bridge=f"kpb{TAG % 100000}",
+                         network=f"kubepy-bench-{TAG}", node=f"bench-{TAG}",
+                         cgroup_parent=f"kubepy-bench-{TAG}", pod_cidr="10.229.0.0/24",
+                         agent_args=["--cluster-cidr", CLUSTER_CIDR])
 
     async def cleanup(self) -> list[str]:
         problems = await kill_runc_root(str(self.agent_dir / "runc"))
@@ -433,11 +405,7 @@ class Node:
                              and any(str(self.agent_dir) in a for a in argv)):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        conf = build_conflist(pod_cidr="10.229.0.0/24", name=self.network_name,
-                              bridge=self.bridge,
-                              ipam_data_dir=str(self.agent_dir / "cni" / "ipam"))
-        network = PodNetwork("/usr/lib/cni", conf, self.agent_dir / "cni")
-        problems += await network.cleanup_all(NetNSManager(self.netns_dir))
+        problems += await self.network().cleanup_all(NetNSManager(self.netns_dir))
         umount_all(str(self.tmp))
         problems += cgroups.remove_cgroup(self.cgroup_parent)
         return problems
@@ -749,10 +717,7 @@ def main() -> int:
     try:
         server = start_server(tmp / "server", extra=["--cluster-cidr", CLUSTER_CIDR])
         node = Node(tmp, server)
-        layout = tmp / "layout"
-        build_busybox_image(layout)
-        store = ImageStore(node.agent_dir / "images")
-        import_archive(store, layout)
+        store = node.import_busybox_image()
         if "steps" in only:
             res["steps_load"] = load()
             # on the agent's event loop (uvloop), so the runtime's execs cost what they cost
@@ -761,7 +726,7 @@ def main() -> int:
             res.update(asyncio.run(run_steps(tmp, args.runs, server, store)))
             res["loop"] = type(asyncio.get_event_loop_policy()).__module__
         if only & {"single", "burst"}:
-            node.start_agent(args.log_level, args.agent_loop)
+            node.start_agent(log_level=args.log_level, program=agent_program(args.agent_loop))
             res.update(asyncio.run(phase_node(node, args.runs, args.burst, only,
                                               args.profile)))
     finally:
