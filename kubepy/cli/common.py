@@ -47,9 +47,12 @@ def resolve_kubeconfig(path: Path | None) -> Path:
     return default_data_dir() / "admin.kubeconfig"
 
 
-def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run ``main(stop)`` on a fresh event loop; SIGINT/SIGTERM set ``stop``."""
-    install_uvloop()
+def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]], *,
+                        uvloop: bool = True) -> None:
+    """Run ``main(stop)`` on a fresh event loop (uvloop's unless *uvloop* is False);
+    SIGINT/SIGTERM set ``stop``."""
+    if uvloop:
+        install_uvloop()
 
     async def runner() -> None:
         stop = asyncio.Event()
