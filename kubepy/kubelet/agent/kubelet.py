@@ -10,6 +10,7 @@ meanwhile are read from conmon's exit files) and then watches the pods bound her
 synced by one work queue keyed ``namespace/name`` (level-triggered: a container's exit, a
 probe result change or a back-off's end enqueues its pod). One sync:
 
+* images are pulled with the credentials of the pod's ``imagePullSecrets`` (``_pull``);
 * a new pod gets its volumes (``VolumeManager.setup``; a VolumeError leaves it
   ContainerCreating with a FailedMount event and is retried) and its sandbox;
 * ``compute_pod_actions`` says which init/app containers to start or restart (restartPolicy,
@@ -25,7 +26,8 @@ probe result change or a back-off's end enqueues its pod). One sync:
 
 configMap/secret/projected volumes of running pods are re-projected every
 ``VOLUME_REFRESH`` s. Events (Pulling, Pulled, Failed, BackOff, Created, Started, Killing,
-Unhealthy, FailedMount, FailedPostStartHook, FailedPreStopHook) go through an
+Unhealthy, FailedMount, FailedPostStartHook, FailedPreStopHook,
+FailedToRetrieveImagePullSecret) go through an
 ``EventRecorder``. ``stop()`` ends the loops and leaves the pods running (as a kubelet does
 on SIGTERM); ``stop_all_pods`` is for tests and killall.
 """
@@ -51,8 +53,10 @@ from kubepy.client.ratelimit import ItemExponentialFailureRateLimiter
 from kubepy.client.rest import ApiClient
 from kubepy.kubelet.agent import node as nodeinfo
 from kubepy.kubelet.agent import pressure as node_pressure
-from kubepy.kubelet.agent import podstatus
+from kubepy.kubelet.agent import podstatus, pullsecrets
+from kubepy.kubelet.images.auth import Credentials
 from kubepy.kubelet.images.pull import pull_image
+from kubepy.kubelet.images.reference import parse_reference
 from kubepy.kubelet.images.registry import RegistryClient
 from kubepy.kubelet.images.store import Image, ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
@@ -203,17 +207,37 @@ class Agent:
         self.network = PodNetwork(cfg.cni_bin_dir, conf, cfg.data_dir / "cni")
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=600, sock_connect=10))
-        registry = RegistryClient(self._session, insecure_registries=cfg.insecure_registries)
-
-        async def pull(ref: str) -> Image:
-            return await pull_image(self.images, registry, ref)
-
         self.runtime = PodRuntime(
             str(cfg.data_dir), self.images, self.runc, self.network, netns=self.netns,
             watcher=ExitWatcher(), cgroup_parent=cfg.cgroup_parent,
             cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
-            host_ip=cfg.node_ip, pull=pull, recorder=self._event, env=self._resolve_env,
+            host_ip=cfg.node_ip, pull=self._pull, recorder=self._event, env=self._resolve_env,
             conmon=ConmonRunner(self.runc, str(cfg.data_dir / "conmon")))
+
+    async def _pull(self, ref: str, pod: Obj) -> Image:
+        """Pull *ref* for *pod* as the kubelet does: with each credential of the pod's pull
+        secrets for the image's registry in turn (the first success wins, else the errors
+        together), anonymously when there is none; secrets that cannot be read are warned
+        about (FailedToRetrieveImagePullSecret) and the pull goes on."""
+        assert self._session is not None
+        keyrings, missing = await pullsecrets.read_pull_secrets(self.client, pod)
+        if missing:
+            self._event(pod, "Warning", "FailedToRetrieveImagePullSecret",
+                        pullsecrets.missing_secrets_message(missing))
+        registry = parse_reference(ref).registry
+        attempts: list[Credentials | None] = [
+            {registry: creds} for creds in pullsecrets.credentials_for(ref, keyrings)] or [None]
+        failures: list[Exception] = []
+        for credentials in attempts:
+            client = RegistryClient(self._session, credentials=credentials,
+                                    insecure_registries=self.config.insecure_registries)
+            try:
+                return await pull_image(self.images, client, ref)
+            except Exception as e:  # noqa: BLE001 - the next credentials may do
+                failures.append(e)
+        if len(failures) == 1:
+            raise failures[0]
+        raise ImagePullErrors(failures)
 
     async def stop(self) -> None:
         """End the loops; pods keep running."""
@@ -745,6 +769,14 @@ class Agent:
             key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
             self.queue.enqueue_after(key, 0.1)
         return pod
+
+
+class ImagePullErrors(Exception):
+    """Every credential failed: the errors, worded as Go's aggregate error ("[a, b]")."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        super().__init__("[" + ", ".join(str(e) for e in failures) + "]")
+        self.failures = failures
 
 
 def _sooner(a: float | None, b: float) -> float:

@@ -78,7 +78,7 @@ from kubepy.kubelet.runtime.sandbox import BUSYBOX, Sandbox, prepare_pause_rootf
 from kubepy.kubelet.runtime.spec import container_spec, sandbox_spec
 
 Obj = dict[str, Any]
-Puller = Callable[[str], Awaitable[Image]]
+Puller = Callable[[str, Obj], Awaitable[Image]]   # (image, pod): the pod's pull secrets apply
 Recorder = Callable[[Obj, str, str, str], None]   # (pod, type, reason, message): an Event
 # (pod, container, pod IP) -> the container's final environment; raises ContainerConfigError
 EnvResolver = Callable[[Obj, Obj, str], Awaitable[list[tuple[str, str]]]]
@@ -336,7 +336,7 @@ class PodRuntime:
             self._event(pod, "Normal", "Pulling", f'Pulling image "{ref}"')
             began = time.monotonic()
             try:
-                image = await self.pull(ref)
+                image = await self.pull(ref, pod)
             except Exception as e:
                 self._event(pod, "Warning", "Failed", f'Failed to pull image "{ref}": {e}')
                 self._event(pod, "Warning", "Failed", "Error: ErrImagePull")
