@@ -6,7 +6,9 @@ a prefix such as ``ip netns exec NAME``, which is how tests program a network na
 committed atomically; rules in other chains are untouched), deleting our chains that are no
 longer wanted, then makes sure the built-in chains jump to ours (``-C`` then ``-I``, so
 repeated syncs add nothing). ``cleanup`` removes every KUBEPY-* chain and every rule that
-jumps to one, in one restore per table (for ``kubepy killall``).
+jumps to one, in one restore per table (for ``kubepy killall``). ``sctp_supported`` asks
+the kernel once whether SCTP rules load (a real restore of a throwaway chain, then its
+removal), since one unloadable SCTP rule would fail the whole restore.
 """
 
 from __future__ import annotations
@@ -60,6 +62,30 @@ class Iptables:
     async def set_route_localnet(self) -> None:
         """Let 127.0.0.1 node ports be DNATed elsewhere (kube-proxy sets the same)."""
         await self._run(["sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1"])
+
+
+SCTP_PROBE_CHAIN = f"{PREFIX}SCTP-PROBE"
+
+
+def sctp_probe_input(*, remove: bool) -> str:
+    """Restore input creating (or removing) a filter chain holding one SCTP match rule."""
+    if remove:
+        return f"*filter\n:{SCTP_PROBE_CHAIN} - [0:0]\n-X {SCTP_PROBE_CHAIN}\nCOMMIT\n"
+    return (f"*filter\n:{SCTP_PROBE_CHAIN} - [0:0]\n"
+            f"-A {SCTP_PROBE_CHAIN} -p sctp -m sctp --dport 9 -j RETURN\nCOMMIT\n")
+
+
+async def sctp_supported(ipt: Iptables) -> bool:
+    """Whether this kernel's iptables loads SCTP rules (the probe chain is removed again)."""
+    try:
+        await ipt.restore(sctp_probe_input(remove=False))
+    except (IptablesError, OSError):
+        return False
+    try:
+        await ipt.restore(sctp_probe_input(remove=True))
+    except (IptablesError, OSError):
+        pass  # a leftover KUBEPY-* chain goes with the next cleanup
+    return True
 
 
 def has_jump(save_output: str, chain: str, args: Sequence[str]) -> bool:

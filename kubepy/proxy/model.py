@@ -143,3 +143,15 @@ def service_ports(services: Iterable[Obj], endpoint_slices: Iterable[Obj]) -> li
                 endpoints=_endpoints_for(slices_by_service.get((ns, name), []), port_name,
                                          protocol)))
     return sorted(out, key=lambda sp: (sp.namespace, sp.name, sp.port_name, sp.protocol))
+
+
+def split_supported(ports: Iterable[ServicePort], supported_protocols: frozenset[str]
+                    ) -> tuple[list[ServicePort], list[ServicePort]]:
+    """``(kept, left_out)``: the ports whose protocol the node's iptables can match, and the
+    others. One rule iptables-restore cannot load fails the whole restore, so a protocol the
+    kernel lacks (SCTP without its netfilter match) must be left out, not written."""
+    kept: list[ServicePort] = []
+    left_out: list[ServicePort] = []
+    for sp in ports:
+        (kept if sp.protocol in supported_protocols else left_out).append(sp)
+    return kept, left_out

@@ -9,7 +9,9 @@ chain written, stale chains found from iptables-save, jumps checked: this repair
 changed behind our back; with 1,000 services a full restore takes seconds on the nf_tables
 backend); the others write only the chains that differ from the last write. A failed sync is retried after
 ``retry_period``. Stopping the proxy leaves the rules in place, so traffic
-keeps flowing across restarts; ``apply.cleanup`` is what removes them.
+keeps flowing across restarts; ``apply.cleanup`` is what removes them. Before the first
+sync the kernel is asked once whether SCTP rules load; if not, SCTP service ports are left
+out with a warning (once per port), so the other services keep working.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ class ServiceProxy:
                  localhost_nodeports: bool = True, iptables: apply.Iptables | None = None,
                  writer: RuleWriter | None = None, min_sync_period: float = 0.1,
                  sync_period: float = 30.0, retry_period: float = 1.0,
-                 full_sync_period: float = 3600.0,
+                 full_sync_period: float = 3600.0, sctp: bool | None = None,
                  clock: Clock | None = None) -> None:
         """``writer`` replaces the iptables I/O (tests); by default rules go through
-        ``apply.sync`` on ``iptables`` (the host's unless given a prefixed runner)."""
+        ``apply.sync`` on ``iptables`` (the host's unless given a prefixed runner).
+        ``sctp``: whether SCTP rules load; None asks iptables before the first sync (with
+        a ``writer``, None means supported)."""
         self.client = client
         self.node = rules.NodeConfig(node_name=node_name, node_ips=tuple(node_ips),
                                      cluster_cidr=cluster_cidr,
@@ -62,6 +66,8 @@ class ServiceProxy:
         self.retry_period = retry_period
         self.full_sync_period = full_sync_period
         self.clock = clock or REAL_CLOCK
+        self.sctp = sctp if sctp is not None else (True if writer is not None else None)
+        self._warned_unsupported: set[tuple[str, str, str]] = set()
         self.services = informers.informer(SERVICES)
         self.endpoint_slices = informers.informer(ENDPOINT_SLICES)
         self.informers = informers
@@ -83,6 +89,15 @@ class ServiceProxy:
         """The rules the caches call for now (pure apart from reading the caches)."""
         ports = model.service_ports(self.services.store.list(),
                                     self.endpoint_slices.store.list())
+        protocols = frozenset({"TCP", "UDP", "SCTP"} if self.sctp is not False
+                              else {"TCP", "UDP"})
+        ports, left_out = model.split_supported(ports, protocols)
+        for sp in left_out:
+            key = (sp.namespace, sp.name, sp.port_name)
+            if key not in self._warned_unsupported:
+                self._warned_unsupported.add(key)
+                log.warning("service %s: protocol %s is not supported by this kernel's "
+                            "iptables; port left out", sp.port_name_string, sp.protocol)
         return rules.build(ports, self.node)
 
     def full_sync_due(self) -> bool:
@@ -90,6 +105,10 @@ class ServiceProxy:
                 or self.clock.monotonic() - self._last_full >= self.full_sync_period)
 
     async def sync_once(self) -> None:
+        if self.sctp is None:
+            self.sctp = await apply.sctp_supported(self.iptables)
+            if not self.sctp:
+                log.warning("iptables cannot load SCTP rules here: SCTP services are left out")
         rs = self.ruleset()
         try:
             if self._writer is not None:
