@@ -50,6 +50,7 @@ class AppState:
     # custom resource schemas for the OpenAPI documents: "<group>/<version>/<Kind>" -> schema
     openapi_extra: Callable[[], dict[str, Any]] = lambda: {}
     token_issuer: TokenIssuer | None = None
+    ca_bundle: bytes = b""  # the cluster CA (PEM), served anonymously on /cacerts
 
 
 def status_response(err: errors.StatusError) -> web.Response:
@@ -244,6 +245,12 @@ async def _health(request: web.Request, state: AppState) -> web.Response:
     return web.Response(text="ok", content_type="text/plain")
 
 
+async def _cacerts(request: web.Request, state: AppState) -> web.Response:
+    if not state.ca_bundle:
+        raise errors.NotFound("the server could not find the requested resource")
+    return web.Response(body=state.ca_bundle, content_type="text/plain")
+
+
 async def _metrics(request: web.Request, state: AppState) -> web.Response:
     return web.Response(text=state.metrics.render(), content_type="text/plain",
                         charset="utf-8")
@@ -324,6 +331,7 @@ def _openapi_v3_doc(request: web.Request, state: AppState, path: str) -> web.Res
 _Handler = Callable[[web.Request, AppState], Awaitable[web.StreamResponse]]
 _NON_RESOURCE: dict[str, _Handler] = {
     "/version": _version,
+    "/cacerts": _cacerts,
     "/livez": _health,
     "/readyz": _health,
     "/healthz": _health,

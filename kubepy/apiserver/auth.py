@@ -3,7 +3,8 @@
 A client certificate signed by the cluster CA names the user (CN) and its groups (O), as
 Kubernetes does. Bearer tokens come from a static token table (the node join token, the
 admin token) and, later, service-account tokens. Anything else is ``system:anonymous``;
-the app refuses anonymous requests (401) except on the health and version endpoints.
+the app refuses anonymous requests (401) except on the health and version endpoints and
+``/cacerts`` (the cluster CA, which joining agents check against their token, as k3s).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-ANONYMOUS_PATHS = ("/livez", "/readyz", "/healthz", "/version")
+ANONYMOUS_PATHS = ("/livez", "/readyz", "/healthz", "/version", "/cacerts")
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,8 @@ class ApiServer:
         state = AppState(registry=self.registry, resources=handlers,
                          tokens=TokenAuthenticator(cfg.tokens), authorizer=authorizer,
                          metrics=RequestMetrics(), server_address=f"{advertise}:{cfg.port}",
-                         ready=lambda: self._ready)
+                         ready=lambda: self._ready,
+                         ca_bundle=self.pki.ca.cert_path.read_bytes())
         self.custom_resources = CustomResources(self.registry, hub, objects,
                                                 on_change=lambda: _refresh_openapi(state),
                                                 writer=cfg.worker_id == 0)

@@ -1,16 +1,22 @@
-"""``kubepy agent --server URL --kubeconfig F``: the kubelet of this machine as a node of the
+"""``kubepy agent --server URL --token TOKEN`` (or ``--kubeconfig F``): the kubelet of this machine as a node of the
 cluster at URL, and beside it the service proxy (``kubepy.proxy.ServiceProxy``, kube-proxy's
 iptables mode; ``--disable-kube-proxy`` leaves it out), until SIGINT/SIGTERM (pods keep
 running then, as with a kubelet, and the proxy's rules stay so traffic keeps flowing;
 ``kubepy killall`` removes both).
 
+With ``--token`` alone the agent joins as k3s agents do (kubepy.cli.jointoken): it fetches
+the cluster CA from ``URL/cacerts`` without verification, refuses it unless its SHA-256 is
+the one a secure token (``K10<hash>::server:<secret>``) names (a short token, the secret
+alone, trusts it with a warning), then verifies the server with that CA and sends the
+secret as its bearer token. With ``--kubeconfig`` the kubeconfig gives the CA and the
+credentials, and ``--token`` (either form) only replaces the credentials.
+
 The kubelet API listens on ``--kubelet-port`` and accepts client certificates signed by the
-kubeconfig's cluster CA. Node ports answer on ``--node-ip`` and 127.0.0.1; pod traffic
+cluster CA. Node ports answer on ``--node-ip`` and 127.0.0.1; pod traffic
 leaving ``--cluster-cidr`` is masqueraded.
 
 The agent keeps its state in ``<data-dir>/agent`` (images, runc state, CNI results, pods,
-logs), the image store ``kubepy images`` manages. ``--token`` authenticates with a bearer
-token instead of the kubeconfig's credentials (the kubeconfig still gives the CA).
+logs), the image store ``kubepy images`` manages.
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ import base64
 import logging
 import os
 import socket
+import ssl
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
+from kubepy.cli import jointoken
 from kubepy.cli.common import default_data_dir, run_until_signalled, setup_logging
 
 log = logging.getLogger("kubepy.cli.agent")
@@ -35,10 +44,13 @@ log = logging.getLogger("kubepy.cli.agent")
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("agent", help="run the node agent (kubelet) against a server")
     p.add_argument("--server", "-s", required=True, help="the API server URL")
-    p.add_argument("--kubeconfig", type=Path, required=True,
-                   help="kubeconfig with the cluster CA and the node's credentials")
+    p.add_argument("--kubeconfig", type=Path, default=None,
+                   help="kubeconfig with the cluster CA and the node's credentials "
+                        "(instead of joining with --token alone)")
     p.add_argument("--token", "-t", default=None,
-                   help="bearer token to authenticate with (instead of the kubeconfig's)")
+                   help="join token (K10<ca-hash>::server:<secret> as the server's "
+                        "<data-dir>/token, or the secret alone); with --kubeconfig it only "
+                        "replaces the kubeconfig's credentials")
     p.add_argument("--node-name", default=None, help="default: the hostname")
     p.add_argument("--node-ip", default=None,
                    help="InternalIP (default: the address of the default route)")
@@ -85,15 +97,70 @@ def kubeconfig_ca_pem(path: Path) -> bytes:
     return b""
 
 
+def fetch_cacerts(server: str, timeout: float = 10.0) -> bytes:
+    """``GET <server>/cacerts`` without verifying the server (the caller checks the CA)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(server.rstrip("/") + "/cacerts", context=ctx,
+                                timeout=timeout) as response:
+        body: bytes = response.read()
+        return body
+
+
+def join_with_token(server: str, raw_token: str) -> tuple[bytes, str]:
+    """The cluster CA (checked against a secure token) and the bearer token to send;
+    SystemExit with the reason when the token is malformed, the server unreachable or its
+    CA not the token's."""
+    try:
+        token = jointoken.parse(raw_token)
+    except jointoken.JoinTokenError as e:
+        raise SystemExit(f"kubepy agent: --token: {e}") from None
+    try:
+        ca_bundle = fetch_cacerts(server)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"kubepy agent: cannot fetch {server}/cacerts: {e}") from None
+    try:
+        jointoken.check_ca(token, ca_bundle)
+    except jointoken.JoinTokenError as e:
+        raise SystemExit(f"kubepy agent: refusing to join {server}: {e}") from None
+    if not token.secure:
+        log.warning("the token names no CA hash (short form): trusting the CA %s/cacerts "
+                    "sent without checking it; use the K10 token of the server's "
+                    "<data-dir>/token to verify the cluster", server)
+    return ca_bundle, token.password
+
+
+def api_credentials(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, str | None, bytes]:
+    """The TLS context, bearer token and cluster CA the agent talks to the server with."""
+    if args.kubeconfig is not None:
+        from kubepy.client.kubeconfig import load_kubeconfig
+
+        kube = load_kubeconfig(args.kubeconfig)
+        token = kube.token
+        if args.token:
+            try:
+                token = jointoken.parse(args.token).password
+            except jointoken.JoinTokenError as e:
+                raise SystemExit(f"kubepy agent: --token: {e}") from None
+        return kube.ssl_context, token, kubeconfig_ca_pem(args.kubeconfig)
+    if not args.token:
+        raise SystemExit("kubepy agent: --token or --kubeconfig is required")
+    ca_bundle, bearer = join_with_token(args.server, args.token)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, checks hostnames
+    ctx.load_verify_locations(cadata=ca_bundle.decode("ascii"))
+    return ctx, bearer, ca_bundle
+
+
 def run(args: argparse.Namespace) -> int:
     from kubepy.client.factory import SharedInformerFactory
-    from kubepy.client.kubeconfig import load_kubeconfig
     from kubepy.client.rest import ApiClient
     from kubepy.kubelet.agent.kubelet import Agent, AgentConfig, node_name_default
     from kubepy.kubelet.agent.node import default_node_ip
     from kubepy.proxy.proxier import ServiceProxy
 
     setup_logging(args.log_level)
+    ssl_context, bearer, ca_bundle = api_credentials(args)
     data_dir = (args.data_dir or default_data_dir()).resolve() / "agent"
     server_host = urlparse(args.server).hostname or "127.0.0.1"
     node_ip = args.node_ip or default_node_ip(socket.gethostbyname(server_host))
@@ -106,14 +173,13 @@ def run(args: argparse.Namespace) -> int:
         cluster_domain=args.cluster_domain, node_labels=labels,
         insecure_registries=args.insecure_registry,
         status_frequency=args.node_status_update_frequency,
-        kubelet_port=args.kubelet_port, client_ca_pem=kubeconfig_ca_pem(args.kubeconfig))
+        kubelet_port=args.kubelet_port, client_ca_pem=ca_bundle)
     if args.eviction_hard is not None:
         config.eviction_hard = args.eviction_hard
-    kube = load_kubeconfig(args.kubeconfig)
     parent = os.getppid() if args.watch_parent else None
 
     async def main(stop: asyncio.Event) -> None:
-        client = ApiClient(args.server, kube.ssl_context, args.token or kube.token,
+        client = ApiClient(args.server, ssl_context, bearer,
                            user_agent=f"kubepy-agent/{config.node_name}")
         async with client:
             proxy: ServiceProxy | None = None

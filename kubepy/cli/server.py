@@ -11,6 +11,13 @@ Flags follow k3s where k3s has one (``--disable-scheduler``, ``--disable-control
 ``--disable coredns,servicelb``, ``--disable-kube-proxy``, ``--node-ip``, ``--node-label``,
 ``--kubelet-arg`` aside); the isolation flags (``--bridge``, ``--netns-dir``,
 ``--cgroup-parent``, ``--cni-bin-dir``) go to the agent as given.
+
+Agents on other machines join with ``kubepy agent --server URL --token TOKEN``: the server
+accepts the secret of ``--token`` (or, without it, the one ``<data-dir>/token`` holds, made up
+on the first start) as a bearer token of the user ``kubepy-agent:server``, groups
+system:nodes and system:masters (as its own node certificate: there is no node authorizer
+yet), and writes the secure form ``K10<sha256 of the CA>::server:<secret>`` to
+``<data-dir>/token`` (kubepy.cli.jointoken).
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
+from kubepy.cli import jointoken
 from kubepy.cli.common import default_data_dir, run_until_signalled, setup_logging
 
 # what ``--disable`` knows (k3s's packaged components); traefik and local-storage are
@@ -33,6 +41,10 @@ if TYPE_CHECKING:
     from kubepy.apiserver.certs import KeyPair
     from kubepy.cli.supervisor import ComponentSupervisor
 
+# who a join token authenticates as; O=system:masters as the server's own node certificate
+# (kubepy.cli.supervisor.write_node_kubeconfig): there is no node authorizer yet
+AGENT_TOKEN_USER = "kubepy-agent:server"
+AGENT_TOKEN_GROUPS = ("system:nodes", "system:masters")
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane=true",
                         "node-role.kubernetes.io/master=true")
 
@@ -81,7 +93,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--cni-bin-dir", default=None, help="CNI plugins (agent)")
     p.add_argument("--insecure-registry", action="append", default=[],
                    help="registry host[:port] reached over plain HTTP (agent; repeatable)")
-    p.add_argument("--token", default=None, help="shared secret agents join with")
+    p.add_argument("--token", "-t", default=None,
+                   help="shared secret agents join with (default: the one <data-dir>/token "
+                        "holds, generated on the first start)")
     p.add_argument("--token-auth-file", default=None,
                    help='static bearer tokens, CSV lines: token,user,uid[,"group1,group2"]')
     p.add_argument("--apiserver-workers", type=int, default=1,
@@ -154,6 +168,41 @@ def dns_args(args: argparse.Namespace, *, kubeconfig: Path, node_name: str,
             "--watch-parent"]
 
 
+def join_secret(given: str | None, saved: str | None, generate: Callable[[], str]) -> str:
+    """The secret agents join with: ``--token``'s, else the one ``<data-dir>/token`` holds,
+    else a new one (pure; either may be in the secure or the short form)."""
+    for token in (given, saved):
+        if token and token.strip():
+            return jointoken.parse(token).password
+    return generate()
+
+
+def setup_join_token(args: argparse.Namespace, data_dir: Path) -> str:
+    """The join secret of this server (see join_secret), read from --token or the token file."""
+    path = data_dir / "token"
+    saved = path.read_text() if path.exists() else None
+    try:
+        return join_secret(args.token, saved, jointoken.generate_secret)
+    except jointoken.JoinTokenError as e:
+        raise SystemExit(f"kubepy server: --token: {e}") from None
+
+
+def write_join_token(args: argparse.Namespace, data_dir: Path, ca_bundle: bytes,
+                     secret: str) -> Path:
+    """Check a secure --token against this cluster's CA, write ``<data-dir>/token`` (0600)."""
+    if args.token:
+        try:
+            jointoken.check_ca(jointoken.parse(args.token), ca_bundle)
+        except jointoken.JoinTokenError as e:
+            raise SystemExit(f"kubepy server: --token: {e}") from None
+    path = data_dir / "token"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(jointoken.format_token(ca_bundle, secret) + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
 def cluster_dns_problem(args: argparse.Namespace) -> str | None:
     """Why the kube-dns Service cannot have ``--cluster-dns`` as its IP, or None."""
     try:
@@ -166,6 +215,7 @@ def cluster_dns_problem(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kubepy.apiserver.auth import User
     from kubepy.apiserver.server import ApiServer, ServerConfig
     from kubepy.cli.supervisor import ComponentSupervisor, write_components_kubeconfig
 
@@ -184,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
         from kubepy.apiserver.auth import load_token_file
 
         config.tokens.update(load_token_file(args.token_auth_file))
+    secret = setup_join_token(args, config.data_dir)
+    config.tokens[secret] = User(AGENT_TOKEN_USER, AGENT_TOKEN_GROUPS, "kubepy-join-token")
     server = ApiServer(config)
 
     async def worker(stop: asyncio.Event) -> None:
@@ -200,6 +252,8 @@ def run(args: argparse.Namespace) -> int:
     async def main(stop: asyncio.Event) -> None:
         await server.start()
         assert server.pki is not None and server.objects is not None
+        token_path = write_join_token(args, config.data_dir, server.pki.ca.cert_path.read_bytes(),
+                                      secret)
         if run_coredns:
             problem = cluster_dns_problem(args)
             if problem:
@@ -220,6 +274,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"kubepy: kubeconfig written to {kubeconfig}", flush=True)
         print(f"kubepy: use it with:  export KUBECONFIG={kubeconfig}; kubectl get nodes",
               flush=True)
+        print(f"kubepy: node join token written to {token_path} (kubepy agent --server "
+              f"{server.server_url()} --token $(cat {token_path}))", flush=True)
         components: ComponentSupervisor | None = None
         if not (args.disable_controller_manager and args.disable_scheduler):
             assert server.pki is not None
