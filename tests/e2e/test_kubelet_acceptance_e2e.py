@@ -31,6 +31,7 @@ import math
 import os
 import re
 import select
+import socket
 import subprocess
 import threading
 import time
@@ -129,7 +130,8 @@ class Cluster:
         return self.kubectl("exec", pod, "-c", container, "--", *argv)
 
     def get(self, *args: str) -> Obj:
-        return json.loads(self.kubectl("get", *args, "-o", "json"))
+        obj: Obj = json.loads(self.kubectl("get", *args, "-o", "json"))
+        return obj
 
     def log_tail(self) -> str:
         return "" if self.server is None else f"--- server log:\n{self.server.log()[-6000:]}"
@@ -235,10 +237,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             for cond in c.get("node", NODE)["status"].get("conditions") or []), timeout=90)
         c.kubectl("apply", "-f", "-", stdin=json.dumps(
             {"apiVersion": "v1", "kind": "List", "items": manifests(c.hooks.port)}))
-        for pod in ("hostns", "shared", "duo", "secretive", "probed", "unlive", "talker",
-                    "ticker"):
-            c.wait_for(f"{pod} running", lambda pod=pod: c.get("pod", pod)["status"]
-                       .get("phase") == "Running", timeout=90)
+        def running() -> list[str]:
+            pods = c.get("pods")["items"]
+            return sorted(p["metadata"]["name"] for p in pods
+                          if p["status"].get("phase") == "Running")
+
+        c.wait_for("every pod running", lambda: running() == sorted(
+            m["metadata"]["name"] for m in manifests(0) if m["kind"] == "Pod"), timeout=90)
         yield c
     finally:
         c.hooks.close()
@@ -265,6 +270,8 @@ def test_host_network_pid_and_ipc(cluster: Cluster) -> None:
     for ns in ("net", "pid", "ipc"):
         assert c.exec("hostns", "c", "readlink", f"/proc/self/ns/{ns}").strip() == \
             os.readlink(f"/proc/self/ns/{ns}"), ns
+    # the host's UTS namespace: the node's hostname, as the kubelet gives hostNetwork pods
+    assert c.exec("hostns", "c", "hostname").strip() == socket.gethostname()
     # the host's interfaces: the test's own bridge; the host's processes: the server
     links = c.exec("hostns", "c", "cat", "/proc/net/dev")
     assert re.search(rf"^\s*{c.bridge}:", links, re.M), links
@@ -276,6 +283,7 @@ def test_host_network_pid_and_ipc(cluster: Cluster) -> None:
         assert c.exec("duo", "reader", "readlink", f"/proc/self/ns/{ns}").strip() != \
             os.readlink(f"/proc/self/ns/{ns}"), ns
     assert c.get("pod", "duo")["status"]["podIP"] != c.node_ip
+    assert c.exec("duo", "reader", "hostname").strip() == "duo"
 
 
 def test_share_process_namespace(cluster: Cluster) -> None:
@@ -318,6 +326,10 @@ def test_secret_volume_and_env(cluster: Cluster) -> None:
                if "=" in line)
     assert (env.get("PASSWORD"), env.get("S_user"), env.get("S_password")) == \
         ("s3cr3t", "admin", "s3cr3t"), env
+    # a tmpfs of the pod's, as the kubelet keeps secrets off the disk
+    mounts = [line.split() for line in c.exec("secretive", "c", "cat", "/proc/mounts")
+              .splitlines()]
+    assert [m[2] for m in mounts if m[1] == "/etc/creds"] == ["tmpfs"], mounts
     # read-only as mounted
     r = c.run("1.32", "exec", "secretive", "--", "sh", "-c", "echo x > /etc/creds/user")
     assert r.returncode != 0
@@ -450,11 +462,16 @@ def test_kubectl_logs_follow_every_generation(cluster: Cluster) -> None:
             ticks = [int(m.group(1)) for line in lines
                      if (m := re.fullmatch(r"tick (\d+)\n", line))]
             assert len(ticks) == 3 and ticks == list(range(ticks[0], ticks[0] + 3)), \
-                (version, lines, proc.stderr.read() if proc.poll() is not None else "")
+                (version, lines, _stderr(proc))
     finally:
         for proc in procs.values():
             proc.kill()
             proc.wait(10)
+
+
+def _stderr(proc: subprocess.Popen[str]) -> str:
+    """What an exited *proc* wrote to stderr ("" while it runs)."""
+    return proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
 
 
 def _readline(proc: subprocess.Popen[str], deadline: float) -> str:
@@ -482,7 +499,7 @@ def test_kubectl_exec_exit_code_and_port_forward(cluster: Cluster, version: str)
     try:
         line = _readline(proc, time.monotonic() + 30)
         m = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", line)
-        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        assert m, (line, _stderr(proc))
         with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/msg", timeout=10) as resp:
             assert resp.read() == b"from-writer\n"
     finally:
