@@ -187,14 +187,17 @@ def setup_join_token(args: argparse.Namespace, data_dir: Path) -> str:
         raise SystemExit(f"kubepy server: --token: {e}") from None
 
 
-def write_join_token(args: argparse.Namespace, data_dir: Path, ca_bundle: bytes,
-                     secret: str) -> Path:
-    """Check a secure --token against this cluster's CA, write ``<data-dir>/token`` (0600)."""
+def check_token_ca(args: argparse.Namespace, ca_bundle: bytes) -> None:
+    """Refuse a secure --token that names another cluster's CA."""
     if args.token:
         try:
             jointoken.check_ca(jointoken.parse(args.token), ca_bundle)
         except jointoken.JoinTokenError as e:
             raise SystemExit(f"kubepy server: --token: {e}") from None
+
+
+def write_join_token(data_dir: Path, ca_bundle: bytes, secret: str) -> Path:
+    """``<data-dir>/token``: the secure form of *secret* (0600)."""
     path = data_dir / "token"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -235,6 +238,11 @@ def run(args: argparse.Namespace) -> int:
 
         config.tokens.update(load_token_file(args.token_auth_file))
     secret = setup_join_token(args, config.data_dir)
+    if args.worker_id == 0:  # the CA exists from here on (as ApiServer.start makes it)
+        from kubepy.apiserver.certs import ensure_ca
+
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        check_token_ca(args, ensure_ca(config.data_dir / "tls").cert_path.read_bytes())
     config.tokens[secret] = User(AGENT_TOKEN_USER, AGENT_TOKEN_GROUPS, "kubepy-join-token")
     server = ApiServer(config)
 
@@ -252,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     async def main(stop: asyncio.Event) -> None:
         await server.start()
         assert server.pki is not None and server.objects is not None
-        token_path = write_join_token(args, config.data_dir, server.pki.ca.cert_path.read_bytes(),
+        token_path = write_join_token(config.data_dir, server.pki.ca.cert_path.read_bytes(),
                                       secret)
         if run_coredns:
             problem = cluster_dns_problem(args)

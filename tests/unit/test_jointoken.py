@@ -3,6 +3,7 @@ against a real CA certificate, and the server's choice of join secret."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import ssl
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from kubepy.apiserver import certs
 from kubepy.cli import jointoken
 from kubepy.cli.jointoken import JoinToken, JoinTokenError
-from kubepy.cli.server import join_secret
+from kubepy.cli.server import check_token_ca, join_secret, write_join_token
 
 H = "ab" * 32
 
@@ -123,16 +124,24 @@ def test_join_secret(given: str | None, saved: str | None, want: str) -> None:
 
 
 def test_token_file_written_0600(tmp_path: Path, ca_pem: bytes) -> None:
-    import argparse
-
-    from kubepy.cli.server import write_join_token
-
-    args = argparse.Namespace(token=None)
-    path = write_join_token(args, tmp_path, ca_pem, "s3cret")
+    path = write_join_token(tmp_path, ca_pem, "s3cret")
     assert path == tmp_path / "token"
     assert path.stat().st_mode & 0o777 == 0o600
     assert jointoken.parse(path.read_text()) == JoinToken(
         "s3cret", "server", hashlib.sha256(ca_pem).hexdigest())
-    wrong = argparse.Namespace(token=f"K10{H}::server:s3cret")
-    with pytest.raises(SystemExit, match="does not match"):
-        write_join_token(wrong, tmp_path, ca_pem, "s3cret")
+
+
+@pytest.mark.parametrize("token,refused", [
+    (None, False), ("s3cret", False), ("server:s3cret", False), ("own-ca", False),
+    (f"K10{H}::server:s3cret", True),
+], ids=["none", "short", "short-user", "secure-own-ca", "secure-other-ca"])
+def test_server_checks_a_secure_token_against_its_ca(ca_pem: bytes, token: str | None,
+                                                     refused: bool) -> None:
+    if token == "own-ca":
+        token = jointoken.format_token(ca_pem, "s3cret")
+    args = argparse.Namespace(token=token)
+    if refused:
+        with pytest.raises(SystemExit, match="does not match"):
+            check_token_ca(args, ca_pem)
+    else:
+        check_token_ca(args, ca_pem)
