@@ -1,5 +1,9 @@
-"""A real node for the root e2e tests and benches: ``kubepy agent`` as a process of its own
-beside a ``kubepy server --disable-agent`` (``tests.conftest.start_server``).
+"""A real node for the root e2e tests and benches, in two shapes:
+
+- ``AgentNode``: ``kubepy agent`` as a process of its own beside a ``kubepy server
+  --disable-agent`` (``tests.conftest.start_server``);
+- ``ServerNode``: ``kubepy server`` with its own agent, its host names given as the
+  isolation flags (bridge, netns dir, cgroup parent) that ``kubepy killall`` takes too.
 
 Every name the agent shares with the host is the caller's, so that tests of several engineers
 run side by side: the bridge, the CNI network name, the node name, the cgroup parent; the data
@@ -14,13 +18,15 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
+from kubepy.kubelet.agent.node import default_node_ip
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
 from kubepy.kubelet.network import PodNetwork, build_conflist
-from tests.conftest import VENV_BIN, ServerProcess
+from tests.conftest import VENV_BIN, ServerProcess, start_server
 from tests.images import build_busybox_image
 
 CNI_BIN = "/usr/lib/cni"
@@ -84,3 +90,56 @@ class AgentNode:
         conf = build_conflist(pod_cidr=self.pod_cidr, name=self.network_name, bridge=self.bridge,
                               ipam_data_dir=str(self.agent_dir / "cni" / "ipam"))
         return PodNetwork(CNI_BIN, conf, self.agent_dir / "cni")
+
+
+class ServerNode:
+    """``kubepy server`` with its own agent under ``<tmp>/data``, on *bridge* and
+    *cgroup_parent*; its node IP the host's default (``default_node_ip``)."""
+
+    def __init__(self, tmp: Path, *, bridge: str, cgroup_parent: str) -> None:
+        self.tmp = tmp
+        self.data = tmp / "data"
+        self.agent_dir = self.data / "agent"
+        self.bridge = bridge
+        self.netns_dir = str(tmp / "netns")
+        self.cgroup_parent = cgroup_parent
+        self.node_ip = default_node_ip("127.0.0.1")
+        self.server: ServerProcess | None = None
+
+    def isolation_flags(self) -> list[str]:
+        return ["--bridge", self.bridge, "--netns-dir", self.netns_dir,
+                "--cgroup-parent", self.cgroup_parent]
+
+    def start(self, extra: Sequence[str]) -> ServerProcess:
+        """Start the server (40 s to be ready) with *extra* flags and the isolation flags."""
+        self.server = start_server(self.data, agent=True, timeout=40,
+                                   extra=[*extra, *self.isolation_flags()])
+        return self.server
+
+    def killall(self) -> subprocess.CompletedProcess[str]:
+        """``kubepy killall`` of the data dir and the isolation flags."""
+        return subprocess.run([str(VENV_BIN / "kubepy"), "killall", "--data-dir",
+                               str(self.data), *self.isolation_flags()],
+                              capture_output=True, text=True, timeout=120)
+
+    def log_tail(self) -> str:
+        return "" if self.server is None else f"--- server log:\n{self.server.log()[-6000:]}"
+
+    def wait_for(self, what: str, fn: Callable[[], Any], timeout: float = 60,
+                 interval: float = 0.2) -> Any:
+        """The first truthy result of *fn*, polled every *interval*; an assertion, a failed
+        command or an OS error counts as not yet. Fails after *timeout* with the last result
+        and the server log's tail."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = fn()
+            except (AssertionError, subprocess.SubprocessError, OSError) as e:
+                last = e
+            else:
+                if last:
+                    return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n"
+                             f"{self.log_tail()}")

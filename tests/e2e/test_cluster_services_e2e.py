@@ -29,19 +29,19 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from kubepy.dns import wire
 from kubepy.dns.forward import exchange_udp
-from kubepy.kubelet.agent.node import default_node_ip
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
-from tests.conftest import VENV_BIN, ServerProcess, free_port, kubectl_binaries, start_server
+from tests.conftest import free_port, kubectl_binaries
 from test_kubelet_pods_e2e import _links, _mounts_under, _require, _sh
 from tests.images import CONTAINERD_NAME, IMAGE, ImageSpec, build_busybox_image, \
     busybox_entries, layer_tar, write_layout
+from tests.nodes import ServerNode
 
 Obj = dict[str, Any]
 CLUSTER_CIDR = "10.236.0.0/16"
@@ -108,33 +108,16 @@ def kubepy_rules() -> list[str]:
             for line in _sh("iptables-save", "-t", t).splitlines() if "KUBEPY" in line]
 
 
-class Cluster:
+class Cluster(ServerNode):
     def __init__(self, tmp: Path) -> None:
         tag = f"{os.getpid() % 100000}"
-        self.tmp = tmp
-        self.data = tmp / "data"
-        self.agent_dir = self.data / "agent"
-        self.bridge = f"kpysvc{tag}"[:15]
-        self.netns_dir = str(tmp / "netns")
-        self.cgroup_parent = f"kubepy-svc-e2e-{tag}"
-        self.node_ip = default_node_ip("127.0.0.1")
-        self.server: ServerProcess | None = None
+        super().__init__(tmp, bridge=f"kpysvc{tag}"[:15], cgroup_parent=f"kubepy-svc-e2e-{tag}")
         self.kubectl_bin = str(kubectl_binaries()["1.32"])
 
-    def isolation_flags(self) -> list[str]:
-        return ["--bridge", self.bridge, "--netns-dir", self.netns_dir,
-                "--cgroup-parent", self.cgroup_parent]
-
-    def start(self) -> None:
-        self.server = start_server(self.data, agent=True, timeout=40, extra=[
-            "--cluster-cidr", CLUSTER_CIDR, "--cluster-dns", CLUSTER_DNS,
-            "--node-name", NODE, "--node-ip", self.node_ip, "--kubelet-port", "0",
-            "--cluster-dns-port", str(free_port()), *self.isolation_flags()])
-
-    def killall(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(VENV_BIN / "kubepy"), "killall", "--data-dir",
-                               str(self.data), *self.isolation_flags()],
-                              capture_output=True, text=True, timeout=120)
+    def start_cluster(self) -> None:
+        self.start(["--cluster-cidr", CLUSTER_CIDR, "--cluster-dns", CLUSTER_DNS,
+                    "--node-name", NODE, "--node-ip", self.node_ip, "--kubelet-port", "0",
+                    "--cluster-dns-port", str(free_port())])
 
     # ------------------------------------------------------------------ kubectl
 
@@ -153,25 +136,6 @@ class Cluster:
 
     def get(self, *args: str) -> Obj:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
-
-    def log_tail(self) -> str:
-        return "" if self.server is None else f"--- server log:\n{self.server.log()[-6000:]}"
-
-    def wait_for(self, what: str, fn: Callable[[], Any], timeout: float = 60,
-                 interval: float = 0.2) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            try:
-                last = fn()
-            except (AssertionError, subprocess.SubprocessError, OSError, TimeoutError) as e:
-                last = e
-            else:
-                if last:
-                    return last
-            time.sleep(interval)
-        raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n"
-                             f"{self.log_tail()}")
 
     def ready_pods(self, ns: str, selector: str, count: int) -> list[Obj]:
         def check() -> list[Obj] | None:
@@ -247,7 +211,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     build_hello_image(c.tmp / "hello")
     import_archive(store, c.tmp / "hello")
     try:
-        c.start()
+        c.start_cluster()
         c.wait_for("the node to be Ready", lambda: any(
             cond["type"] == "Ready" and cond["status"] == "True"
             for cond in c.get("node", NODE)["status"].get("conditions") or []), timeout=90)

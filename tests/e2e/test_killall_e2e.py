@@ -21,10 +21,11 @@ from kubepy.cli.killall import (cmdlines, is_kubepy_command, kubepy_processes, m
 from kubepy.kubelet.images.archive import import_archive
 from kubepy.kubelet.images.store import ImageStore
 from kubepy.kubelet.runtime import cgroups
-from tests.conftest import VENV_BIN, ServerProcess, free_port, kubectl_binaries, start_server
+from tests.conftest import VENV_BIN, ServerProcess, free_port, kubectl_binaries
 from test_cluster_services_e2e import kubepy_rules, runc_containers, wait_for_other_proxies
 from test_kubelet_pods_e2e import _links, _mounts_under, _require, _sh
 from tests.images import IMAGE, build_busybox_image
+from tests.nodes import ServerNode
 
 D = "/var/lib/kubepy-test"
 CNI_MARK = 'name: \\"kubepy\\" id:'  # the comment on the CNI plugins' rules for network kubepy
@@ -88,20 +89,16 @@ def node(tmp_path: Path) -> Iterator[tuple[ServerProcess, list[str], Path]]:
     _require()
     wait_for_other_proxies()
     tag = f"{os.getpid() % 100000}"
-    flags = ["--bridge", f"kpykill{tag}"[:15], "--netns-dir", str(tmp_path / "netns"),
-             "--cgroup-parent", f"kubepy-kill-e2e-{tag}"]
-    data = tmp_path / "data"
-    store = ImageStore(data / "agent" / "images")
+    node = ServerNode(tmp_path, bridge=f"kpykill{tag}"[:15], cgroup_parent=f"kubepy-kill-e2e-{tag}")
+    store = ImageStore(node.agent_dir / "images")
     build_busybox_image(tmp_path / "layout")
     import_archive(store, tmp_path / "layout")
-    server = start_server(data, agent=True, timeout=40, extra=[
-        "--cluster-cidr", "10.235.0.0/16", "--node-name", "kill-e2e", "--kubelet-port", "0",
-        "--cluster-dns-port", str(free_port()), *flags])
+    server = node.start(["--cluster-cidr", "10.235.0.0/16", "--node-name", "kill-e2e",
+                         "--kubelet-port", "0", "--cluster-dns-port", str(free_port())])
     try:
-        yield server, flags, data
+        yield server, node.isolation_flags(), node.data
     finally:  # the safety net is the thing under test: run it again, whatever happened
-        subprocess.run([str(VENV_BIN / "kubepy"), "killall", "--data-dir", str(data), *flags],
-                       capture_output=True, timeout=120)
+        node.killall()
         server.stop()
 
 
