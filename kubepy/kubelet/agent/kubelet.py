@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -53,12 +54,12 @@ from kubepy.client.ratelimit import ItemExponentialFailureRateLimiter
 from kubepy.client.rest import ApiClient
 from kubepy.kubelet.agent import node as nodeinfo
 from kubepy.kubelet.agent import pressure as node_pressure
-from kubepy.kubelet.agent import podstatus, pullsecrets
+from kubepy.kubelet.agent import imagegc, logrotation, podstatus, pullsecrets
 from kubepy.kubelet.images.auth import Credentials
 from kubepy.kubelet.images.pull import pull_image
 from kubepy.kubelet.images.reference import parse_reference
 from kubepy.kubelet.images.registry import RegistryClient
-from kubepy.kubelet.images.store import Image, ImageStore
+from kubepy.kubelet.images.store import Image, ImageNotFound, ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.network.cni import BRIDGE_NAME, NETWORK_NAME
 from kubepy.client.events import EventRecorder
@@ -110,6 +111,16 @@ class AgentConfig:
     kubelet_port: int = 10250            # the kubelet API (HTTPS); 0 = any free port
     client_ca_pem: bytes = b""           # CA of accepted client certs; empty = no kubelet API
     eviction_hard: str = node_pressure.DEFAULT_EVICTION_HARD   # pressure conditions' thresholds
+    # the kubelet's containerLogMaxSize / containerLogMaxFiles / containerLogMonitorInterval
+    container_log_max_size: int = logrotation.DEFAULT_MAX_SIZE
+    container_log_max_files: int = logrotation.DEFAULT_MAX_FILES
+    container_log_monitor_interval: float = logrotation.MONITOR_INTERVAL
+    # imageGCHighThresholdPercent / imageGCLowThresholdPercent / imageMinimumGCAge, and the
+    # period of the image GC (the kubelet's ImageGCPeriod); high 100 turns image GC off
+    image_gc_high_threshold: int = imagegc.HIGH_THRESHOLD_PERCENT
+    image_gc_low_threshold: int = imagegc.LOW_THRESHOLD_PERCENT
+    image_minimum_gc_age: float = imagegc.MIN_AGE
+    image_gc_period: float = imagegc.GC_PERIOD
 
 
 class _PodQueue(Controller):
@@ -158,6 +169,9 @@ class Agent:
         self._lease: Obj | None = None
         self._session: aiohttp.ClientSession | None = None
         self.ready = asyncio.Event()
+        self.image_usage = imagegc.ImageUsage()
+        self._gc_lock = asyncio.Lock()   # image GC never runs while a pull does
+        self._pulls = 0
         self.kubelet_port = config.kubelet_port   # the port really listened on (advertised)
         self.server: KubeletServer | None = None
 
@@ -196,6 +210,9 @@ class Agent:
             self.queue.enqueue_key(key)
         self._tasks.append(loop.create_task(self._volume_refresh_loop(),
                                             name="kubelet-volume-refresh"))
+        self._tasks.append(loop.create_task(self._log_rotation_loop(),
+                                            name="kubelet-log-rotation"))
+        self._tasks.append(loop.create_task(self._image_gc_loop(), name="kubelet-image-gc"))
         self.ready.set()
         log.info("node %s ready: podCIDR %s, bridge %s", cfg.node_name, self.pod_cidr,
                  cfg.bridge)
@@ -212,13 +229,31 @@ class Agent:
             watcher=ExitWatcher(), cgroup_parent=cfg.cgroup_parent,
             cluster_dns=cfg.cluster_dns, cluster_domain=cfg.cluster_domain,
             host_ip=cfg.node_ip, pull=self._pull, recorder=self._event, env=self._resolve_env,
-            conmon=ConmonRunner(self.runc, str(cfg.data_dir / "conmon")))
+            conmon=self._conmon())
+
+    def _conmon(self) -> ConmonRunner:
+        """conmon with no size limit of its own when the agent rotates the logs (as CRI-O's
+        default under the kubelet), else with conmon's own limit."""
+        state_dir = str(self.config.data_dir / "conmon")
+        if logrotation.rotation_enabled(self.config.container_log_max_size,
+                                        self.config.container_log_max_files):
+            return ConmonRunner(self.runc, state_dir, log_size_max=0)
+        return ConmonRunner(self.runc, state_dir)
 
     async def _pull(self, ref: str, pod: Obj) -> Image:
         """Pull *ref* for *pod* as the kubelet does: with each credential of the pod's pull
         secrets for the image's registry in turn (the first success wins, else the errors
         together), anonymously when there is none; secrets that cannot be read are warned
         about (FailedToRetrieveImagePullSecret) and the pull goes on."""
+        assert self._session is not None
+        async with self._gc_lock:
+            self._pulls += 1
+        try:
+            return await self._pull_with_secrets(ref, pod)
+        finally:
+            self._pulls -= 1
+
+    async def _pull_with_secrets(self, ref: str, pod: Obj) -> Image:
         assert self._session is not None
         keyrings, missing = await pullsecrets.read_pull_secrets(self.client, pod)
         if missing:
@@ -538,6 +573,104 @@ class Agent:
                 except Exception as e:  # noqa: BLE001 - keep refreshing the others
                     log.warning("pod %s: refreshing volumes failed: %r", uid, e)
 
+    async def _log_rotation_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.container_log_monitor_interval)
+            try:
+                await self.rotate_logs()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - try again next round
+                log.warning("rotating container logs failed: %r", e)
+
+    async def rotate_logs(self) -> list[str]:
+        """Rotate the logs of the running containers past ``container_log_max_size``
+        (``logrotation``); the ids of the containers whose log was rotated."""
+        runtime, cfg = self.runtime, self.config
+        if runtime is None or runtime.conmon is None:
+            return []
+        live: list[logrotation.LiveLog] = []
+        for state in list(runtime.pods.values()):
+            if state.stopping:
+                continue
+            for records in (state.init_containers, state.containers):
+                for name, record in list(records.items()):
+                    if record.phase is not ContainerPhase.RUNNING or not record.container_id:
+                        continue
+                    path = runtime.log_path(state.pod, name, record.restart_count)
+                    try:
+                        size = os.path.getsize(path)
+                    except OSError:
+                        continue
+                    live.append(logrotation.LiveLog(record.container_id, path, size))
+        rotated: list[str] = []
+        for container_id in logrotation.logs_to_rotate(
+                live, max_size=cfg.container_log_max_size,
+                max_files=cfg.container_log_max_files):
+            try:
+                if await runtime.conmon.rotate_log(container_id,
+                                                   max_size=cfg.container_log_max_size,
+                                                   max_files=cfg.container_log_max_files):
+                    rotated.append(container_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the container may just have exited
+                log.info("container %s: log rotation failed: %r", container_id, e)
+        return rotated
+
+    async def _image_gc_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.image_gc_period)
+            try:
+                await self.garbage_collect_images()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - try again next period
+                log.warning("image garbage collection failed: %r", e)
+
+    def _images_in_use(self) -> set[str]:
+        """References of the images the containers of the pods known here use (every pod
+        bound to this node that has not finished, and every pod the runtime holds)."""
+        pods = [p for p in self.pod_informer.store.list()
+                if (p.get("status") or {}).get("phase") not in podstatus.TERMINAL]
+        pods += [state.pod for state in self.states.values()]
+        refs: set[str] = set()
+        for pod in pods:
+            spec = pod.get("spec") or {}
+            for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+                if c.get("image"):
+                    refs.add(c["image"])
+        for state in self.states.values():
+            for record in [*state.init_containers.values(), *state.containers.values()]:
+                if record.image_id:
+                    refs.add(record.image_id)
+        return refs
+
+    async def garbage_collect_images(self) -> list[str]:
+        """One round of image GC (``imagegc``) on the filesystem of the image store: when
+        its usage passed the high threshold, unused images are removed least recently used
+        first and their blobs and layers freed; a FreeDiskSpaceFailed warning on the Node
+        when that was not enough. The ids removed. Skipped while a pull runs."""
+        cfg = self.config
+        refs = self._images_in_use()
+        now = self.clock.now().timestamp()
+        async with self._gc_lock:
+            if self._pulls:
+                return []
+            amount, removed, freed = await asyncio.to_thread(
+                _image_gc_round, self.images, self.image_usage, refs, now,
+                high=cfg.image_gc_high_threshold, low=cfg.image_gc_low_threshold,
+                min_age=cfg.image_minimum_gc_age)
+        if removed:
+            log.info("image GC: removed %s (%d bytes) to free %d bytes", ", ".join(removed),
+                     freed, amount)
+        if freed < amount:
+            self.events.event({"kind": "Node", "apiVersion": "v1",
+                               "metadata": {"name": cfg.node_name, "uid": cfg.node_name}},
+                              "Warning", "FreeDiskSpaceFailed",
+                              imagegc.shortfall_message(amount, freed))
+        return removed
+
     async def _recreate_sandbox(self, state: PodState) -> PodState:
         """The sandbox died: kill the containers, and (unless restartPolicy Never keeps a pod
         whose containers ran from restarting) start a new sandbox; init containers run again,
@@ -769,6 +902,42 @@ class Agent:
             key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
             self.queue.enqueue_after(key, 0.1)
         return pod
+
+
+def _image_disk_size(store: ImageStore, image: Image) -> int:
+    """Blobs plus unpacked layers of *image* (layers shared with others counted too)."""
+    size = int(image.get("size") or 0)
+    for chain_id in image["layers"]:
+        try:
+            meta = json.loads((store.layer_dir(chain_id).parent / "layer.json").read_text())
+            size += int(meta.get("size") or 0)
+        except (OSError, ValueError):
+            pass
+    return size
+
+
+def _image_gc_round(store: ImageStore, usage: imagegc.ImageUsage, refs: set[str], now: float,
+                    *, high: int, low: int, min_age: float) -> tuple[int, list[str], int]:
+    """The I/O of one image GC round (blocking): (bytes to free, ids removed, bytes freed)."""
+    fs = os.statvfs(store.root)
+    amount = imagegc.amount_to_free(fs.f_blocks * fs.f_frsize, fs.f_bavail * fs.f_frsize,
+                                    high=high, low=low)
+    in_use = {image["id"] for ref in refs if (image := store.get(ref)) is not None}
+    present = {image["id"]: (_image_disk_size(store, image), float(image.get("created") or now))
+               for image in store.list()}
+    infos = usage.detect(present, in_use, now)
+    chosen, freed = imagegc.images_to_remove(infos, in_use, amount=amount, now=now,
+                                             min_age=min_age)
+    removed: list[str] = []
+    for image_id in chosen:
+        try:
+            store.remove(image_id)
+            removed.append(image_id)
+        except ImageNotFound:
+            pass
+    if removed:
+        store.garbage_collect(None)
+    return amount, removed, freed
 
 
 class ImagePullErrors(Exception):
