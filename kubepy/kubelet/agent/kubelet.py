@@ -658,7 +658,7 @@ class Agent:
             if self._pulls:
                 return []
             amount, removed, freed = await asyncio.to_thread(
-                _image_gc_round, self.images, self.image_usage, refs, now,
+                image_gc_round, self.images, self.image_usage, refs, now,
                 high=cfg.image_gc_high_threshold, low=cfg.image_gc_low_threshold,
                 min_age=cfg.image_minimum_gc_age)
         if removed:
@@ -916,7 +916,7 @@ def _image_disk_size(store: ImageStore, image: Image) -> int:
     return size
 
 
-def _image_gc_round(store: ImageStore, usage: imagegc.ImageUsage, refs: set[str], now: float,
+def image_gc_round(store: ImageStore, usage: imagegc.ImageUsage, refs: set[str], now: float,
                     *, high: int, low: int, min_age: float) -> tuple[int, list[str], int]:
     """The I/O of one image GC round (blocking): (bytes to free, ids removed, bytes freed)."""
     fs = os.statvfs(store.root)
