@@ -7,7 +7,9 @@ pair; the client runs in the namespace at the other end (``ip netns exec``, this
 ``--client``), sends A queries for random ``<svc>.bench.svc.cluster.local`` names open-loop
 (one every 1/rate s, not waiting for answers) from one UDP socket and matches answers by
 id. Reported: achieved rate, answered share, p50/p90/p99/p99.9/max latency, the DNS
-process's CPU time per 1,000 queries (load-independent), load average.
+process's CPU time per 1,000 queries (load-independent), load average. The same client
+(``--client``, standard library only) runs inside a real pod against the cluster DNS Service
+IP in bench/dns_in_pod.py.
 
 Usage: .venv/bin/python bench/dns_load.py [--services 1000] [--rate 1000] [--seconds 10]
        [--json out.json]
