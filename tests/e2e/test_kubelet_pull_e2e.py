@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import pytest
 from kubernetes import client, config, watch
 
+from kubepy.kubelet.runtime.runc import Runc
 from test_kubelet_agent_e2e import Cluster, _conditions, _safety_net, cni_nat_state
 from test_kubelet_images_e2e import Registry
 from test_kubelet_pods_e2e import _links, _mounts_under, _require
@@ -98,7 +99,23 @@ class Node:
         return out
 
     def delete(self, name: str) -> None:
+        """Delete the pod and wait until the agent has stopped it and removed its directory
+        (the API object of a pod with grace period 0 goes before that)."""
+        uid = self.c.get("pod", name)["metadata"]["uid"]
         self.c.kubectl("delete", "pod", name, "--wait=true", "--timeout=30s")
+        self.c.wait_for(f"the agent to remove {name}",
+                        lambda: not (self.c.agent_dir / "pods" / uid).exists(), timeout=30)
+
+
+async def _cleanup(c: Cluster) -> list[str]:
+    """The agent e2e's safety net, after removing stopped runc containers (an agent stopped
+    while it removed a pod leaves them; the safety net only stops running ones)."""
+    runc = Runc(str(c.agent_dir / "runc"))
+    if (c.agent_dir / "runc").exists():
+        for state in await runc.list():
+            if state.pid <= 0 or state.status == "stopped":
+                await runc.delete(state.id, force=True)
+    return await _safety_net(c)
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +147,15 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         yield Node(c, registry)
     finally:
         problems: list[str] = []
-        if cluster is not None:
-            cluster.stop_agent()
-        if server is not None:
-            server.stop()
-        if cluster is not None:
-            problems = asyncio.run(_safety_net(cluster))
-        registry.stop()
+        try:
+            if cluster is not None:
+                cluster.stop_agent()
+            if server is not None:
+                server.stop()
+            if cluster is not None:
+                problems = asyncio.run(_cleanup(cluster))
+        finally:
+            registry.stop()
         assert problems == []
         assert cni_nat_state(NETWORK) == nat_before
         assert BRIDGE not in _links()
