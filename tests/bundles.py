@@ -82,7 +82,9 @@ async def remove_runc_containers(runc: Runc, *, keep: Collection[str] = ()) -> l
     for state in await runc.list():
         if state.id in keep:
             continue
-        await stop(runc, state.id, state.pid, grace=0)
+        if state.pid > 0 and state.status != "stopped":
+            # a stopped container has no process (runc reports pid 0): only delete it
+            await stop(runc, state.id, state.pid, grace=0)
         try:
             await runc.delete(state.id, force=True)
         except RuncError as e:

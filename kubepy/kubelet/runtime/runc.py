@@ -263,7 +263,10 @@ class ExitWatcher:
 async def stop(runc: Runc, container_id: str, pid: int, *, grace: float) -> bool:
     """Stop a container: SIGTERM to its init, then, after *grace* seconds (at once for 0),
     SIGKILL to every process in it. Only waits for the exit (pidfd); reaping the status is
-    the ``ExitWatcher.wait`` of whoever started the container. True once the init exited."""
+    the ``ExitWatcher.wait`` of whoever started the container. True once the init exited;
+    a container without a process (pid <= 0: runc reports 0 for a stopped one) is stopped."""
+    if pid <= 0:
+        return True
     if grace > 0:
         try:
             await runc.kill(container_id, signals.SIGTERM)
