@@ -67,6 +67,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--insecure-registry", action="append", default=[],
                    help="registry host[:port] reached over plain HTTP (repeatable)")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0)
+    p.add_argument("--container-log-max-size", default="10Mi",
+                   help="rotate a container's log past this size (kubelet default 10Mi)")
+    p.add_argument("--container-log-max-files", type=int, default=5,
+                   help="log files kept per container, the live one included (default 5)")
+    p.add_argument("--image-gc-high-threshold", type=int, default=85,
+                   help="disk usage percent of the image store's filesystem that starts "
+                        "image garbage collection (default 85)")
+    p.add_argument("--image-gc-low-threshold", type=int, default=80,
+                   help="disk usage percent image garbage collection frees down to "
+                        "(default 80)")
     p.add_argument("--eviction-hard", default=None,
                    help="the kubelet's hard eviction thresholds for the node pressure "
                         "conditions, e.g. 'memory.available<100Mi,nodefs.available<10%%' "
@@ -153,6 +163,7 @@ def api_credentials(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, st
 
 
 def run(args: argparse.Namespace) -> int:
+    from kubepy.api.quantity import quantity_to_int
     from kubepy.client.factory import SharedInformerFactory
     from kubepy.client.rest import ApiClient
     from kubepy.kubelet.agent.kubelet import Agent, AgentConfig, node_name_default
@@ -176,6 +187,10 @@ def run(args: argparse.Namespace) -> int:
         kubelet_port=args.kubelet_port, client_ca_pem=ca_bundle)
     if args.eviction_hard is not None:
         config.eviction_hard = args.eviction_hard
+    config.container_log_max_size = quantity_to_int(args.container_log_max_size)
+    config.container_log_max_files = args.container_log_max_files
+    config.image_gc_high_threshold = args.image_gc_high_threshold
+    config.image_gc_low_threshold = args.image_gc_low_threshold
     parent = os.getppid() if args.watch_parent else None
 
     async def main(stop: asyncio.Event) -> None:

@@ -77,6 +77,8 @@ def test_agent_args_parse_as_agent_flags() -> None:
         "--bridge", "b", "--netns-dir", "/n", "--cgroup-parent", "c", "--cni-bin-dir", "/x",
         "--insecure-registry", "r", "--disable-kube-proxy", "--node-label", "a=b",
         "--eviction-hard", "")])
+    assert (parsed.container_log_max_size, parsed.container_log_max_files,
+            parsed.image_gc_high_threshold, parsed.image_gc_low_threshold) == ("10Mi", 5, 85, 80)
     assert (parsed.bridge, parsed.cluster_cidr, parsed.disable_kube_proxy) == (
         "b", "10.42.0.0/16", True)
     assert parsed.eviction_hard == ""
