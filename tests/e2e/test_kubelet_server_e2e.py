@@ -7,7 +7,8 @@ KubeletServer on 127.0.0.1:<free port>. Clients are this repository's WebSocket 
 test CA. Checked: exec over WebSocket v5/v4/base64 and SPDY (exit codes as Status, stdin and
 its half-close, a tty with resize), port-forward to busybox httpd inside the pod netns over
 WebSocket channels, SPDY and SPDY tunnelled in WebSocket, logs (tail, timestamps, follow),
-401 without a client certificate and a refused handshake with a certificate of another CA.
+401 without a client certificate, a refused handshake with a certificate of another CA, and
+403 for a certificate of the cluster CA whose subject is not authorized.
 Everything created is removed, also on failure.
 """
 
@@ -75,10 +76,10 @@ def make_ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
 
 
 def make_client(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], cn: str,
-                directory: Path) -> tuple[Path, Path]:
+                directory: Path, org: str | None = None) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(_name(cn, "system:masters"))
+    cert = (x509.CertificateBuilder().subject_name(_name(cn, org))
             .issuer_name(ca[0].subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
@@ -138,6 +139,7 @@ class Env:
     rootfs: str
     cgroup_parent: str
     conmon_ids: list[str] = field(default_factory=list)
+    forbidden: tuple[Path, Path] | None = None     # the cluster CA's, but not authorized
 
     async def conmon_container(self, name: str, script: str, *, tty: bool = False,
                                stdin: bool = False, stdin_once: bool = False) -> str:
@@ -243,7 +245,8 @@ def env() -> Iterator[Env]:
             stdin=False, stdin_once=False, attach_socket=None, ctl_path=None)
         yield Env(tmp, runtime, ca_pem, make_client(ca, "kube-apiserver-kubelet-client", tmp),
                   make_client(make_ca("other-ca"), "intruder", tmp), sandbox, cid, conmon,
-                  _pod(uid), str(tmp / "rootfs"), cgroup_parent, conmon_ids)
+                  _pod(uid), str(tmp / "rootfs"), cgroup_parent, conmon_ids,
+                  make_client(ca, "system:node:node-2", tmp, "system:nodes"))
     finally:
         problems = asyncio.run(_cleanup(runc, sandbox, cgroup_parent, conmon, conmon_ids))
         left = asyncio.run(runc.list())
@@ -275,8 +278,9 @@ class Server:
         context = client_context(None if anonymous else cert or self.env.client)
         return await asyncio.open_connection("127.0.0.1", self.port, ssl=context)
 
-    async def get(self, target: str, *, anonymous: bool = False) -> tuple[int, bytes]:
-        reader, writer = await self.open(anonymous=anonymous)
+    async def get(self, target: str, *, anonymous: bool = False,
+                  cert: tuple[Path, Path] | None = None) -> tuple[int, bytes]:
+        reader, writer = await self.open(cert, anonymous=anonymous)
         writer.write(f"GET {target} HTTP/1.1\r\nHost: node-1\r\nConnection: close\r\n\r\n"
                      .encode())
         await writer.drain()
@@ -287,8 +291,9 @@ class Server:
             body = _dechunk(body)
         return int(head.split(b" ")[1]), body
 
-    async def websocket(self, target: str, protocols: list[str]) -> WebSocket:
-        reader, writer = await self.open()
+    async def websocket(self, target: str, protocols: list[str],
+                        cert: tuple[Path, Path] | None = None) -> WebSocket:
+        reader, writer = await self.open(cert)
         return await connect(reader, writer, host="node-1", target=target, protocols=protocols)
 
     async def spdy(self, target: str, protocol: str) -> tuple[SpdySession, asyncio.Task[None],
@@ -557,6 +562,13 @@ def test_healthz_stats_and_authentication(env: Env) -> None:
             status, body = await server.get("/metrics/resource")
             assert status == 200 and b"\nnode_memory_working_set_bytes " in body
             assert await server.get("/healthz", anonymous=True) == (401, b"Unauthorized\n")
+            assert await server.get("/stats/summary", cert=env.forbidden) == (
+                403, b"Forbidden (user=system:node:node-2, verb=get, resource=nodes, "
+                     b"subresource=stats)")
+            with pytest.raises(UpgradeRefused) as refused:
+                await server.websocket("/exec/default/web/app?command=ls&stdout=1",
+                                       ["v4.channel.k8s.io"], cert=env.forbidden)
+            assert refused.value.status == 403
             assert (await server.get("/nothing/here"))[0] == 404
             with pytest.raises(UpgradeRefused) as refused:
                 await server.websocket("/exec/default/gone/app?command=ls&stdout=1",

@@ -13,8 +13,10 @@ sends) or a SPDY/3.1 upgrade (X-Stream-Protocol-Version). After the 101 the conn
 belongs to the stream and is closed when it ends.
 
 Authentication: a client certificate signed by the cluster CA (the TLS layer verifies it);
-a request without one gets 401 "Unauthorized". Every authenticated client may use every
-endpoint (no SubjectAccessReview).
+a request without one gets 401 "Unauthorized". Authorization: a fixed rule instead of the
+kubelet's SubjectAccessReview (``tls.authorized``: the apiserver's kubelet client or
+system:masters); anyone else gets 403 "Forbidden (user=..., verb=..., resource=nodes,
+subresource=...)". The serving certificate: ``tls.serving_pair``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from kubepy.kubelet.server.stats import StatsProvider
 from kubepy.kubelet.server.streams import (CommandStreams, StreamOptions, exit_code_status,
                                            internal_error_status, stream_options,
                                            success_status)
-from kubepy.kubelet.server.tls import ensure_serving_cert, peer_identity, server_context
+from kubepy.kubelet.server.tls import (authorized, forbidden_message, peer_identity,
+                                       server_context, serving_pair)
 from kubepy.streaming.spdy import Read, SpdySession, Write, stream_reader_writer
 from kubepy.streaming.spdy_handshake import (HEADER_ACCEPTED_PROTOCOL_VERSIONS,
                                              is_spdy_upgrade, negotiate_protocol,
@@ -101,7 +104,7 @@ class KubeletServer:
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> int:
-        cert, key = ensure_serving_cert(self._cert_dir, self.node_name, self.node_ip)
+        cert, key = serving_pair(self._cert_dir, self.node_name, self.node_ip)
         context = server_context(cert, key, self._client_ca_pem)
         self._server = await asyncio.start_server(self._serve_connection, host, port,
                                                   ssl=context, reuse_address=True,
@@ -138,6 +141,14 @@ class KubeletServer:
                     return
                 if identity is None:
                     await respond_error(writer, 401, "Unauthorized", close=not request.keep_alive)
+                    if not request.keep_alive:
+                        return
+                    continue
+                if not authorized(identity):
+                    path = request.target.split("?", 1)[0]
+                    await respond(writer, 403,
+                                  forbidden_message(identity, request.method, path).encode(),
+                                  close=not request.keep_alive)
                     if not request.keep_alive:
                         return
                     continue
