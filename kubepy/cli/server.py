@@ -3,8 +3,9 @@ started once it is ready (restarted if they die, stopped on shutdown):
 
 * the controller-manager and scheduler (``kubepy components``) unless both are disabled;
 * as root and unless ``--disable-agent``: the node agent (``kubepy agent``: kubelet and
-  service proxy) with a node kubeconfig of its own, the control-plane node labels k3s sets,
-  and the cluster DNS server (``kubepy dns``) on the node address, published as the
+  service proxy) with a node kubeconfig of its own, the kubelet API's serving certificate
+  issued from the cluster CA (``ensure_node_serving_cert``; agents that join elsewhere serve
+  a self-signed one), the control-plane node labels k3s sets, and the cluster DNS server (``kubepy dns``) on the node address, published as the
   endpoints of kube-system/kube-dns (created here unless ``--disable coredns``).
 
 Flags follow k3s where k3s has one (``--disable-scheduler``, ``--disable-controller-manager``,
@@ -324,6 +325,7 @@ def start_node(args: argparse.Namespace, data_dir: Path, server_url: str, ca: "K
     node_name = args.node_name or node_name_default()
     node_ip = args.node_ip or default_node_ip("127.0.0.1")
     node_kubeconfig = write_node_kubeconfig(data_dir, server_url, ca, node_name)
+    ensure_node_serving_cert(ca, agent_cert_dir(data_dir), node_name, node_ip)
     agent = ComponentSupervisor(agent_args(args, server_url=server_url,
                                            kubeconfig=node_kubeconfig, data_dir=data_dir,
                                            node_name=node_name, node_ip=node_ip),
@@ -339,3 +341,28 @@ def start_node(args: argparse.Namespace, data_dir: Path, server_url: str, ca: "K
         dns.start()
         children.insert(0, dns)
     return children
+
+
+def agent_cert_dir(data_dir: Path) -> Path:
+    """Where the agent of ``--data-dir data_dir`` keeps its kubelet API certificates (the
+    agent's state is ``<data-dir>/agent``, its KubeletServer's cert_dir ``pki`` in it)."""
+    return data_dir.resolve() / "agent" / "pki"
+
+
+def ensure_node_serving_cert(ca: "KeyPair", cert_dir: Path, node_name: str,
+                             node_ip: str) -> bool:
+    """Issue this node's kubelet serving certificate from the cluster CA into ``cert_dir``
+    (kubelet-serving.crt/.key; SANs: node name, localhost, node IP, 127.0.0.1; ServerAuth)
+    unless the one there is still usable and signed by this CA; True when issued."""
+    from kubepy.apiserver.certs import KeyPair, issue
+    from kubepy.kubelet.server.tls import (PROVIDED_CERT, PROVIDED_KEY, provided_usable,
+                                           serving_names)
+
+    out = KeyPair(cert_dir / PROVIDED_CERT, cert_dir / PROVIDED_KEY)
+    if provided_usable(out.cert_path, out.key_path, node_name, node_ip,
+                       ca.cert_path.read_bytes()):
+        return False
+    dns, ips = serving_names(node_name, node_ip)
+    issue(ca, out, common_name=f"system:node:{node_name}", organizations=("system:nodes",),
+          dns_names=dns, ip_addresses=ips, server=True)
+    return True

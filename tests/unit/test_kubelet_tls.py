@@ -94,3 +94,59 @@ def test_provided_pair_checks_key_and_ca(tmp_path: Path) -> None:
     shutil.copy(other.key_path, key)  # a key that does not belong to the certificate
     assert not provided_usable(cert, key, "node-1", "10.0.0.5")
     assert serving_pair(cert_dir, "node-1", "10.0.0.5")[0].name == SELF_SIGNED_CERT
+
+
+def test_server_issues_its_nodes_serving_cert_once_per_ca_and_address(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from kubepy.cli.server import agent_cert_dir, ensure_node_serving_cert
+
+    ca, other = _ca(tmp_path / "a"), _ca(tmp_path / "b")
+    cert_dir = agent_cert_dir(tmp_path / "data")
+    assert cert_dir == (tmp_path / "data").resolve() / "agent" / "pki"
+    steps = [(ca, "10.0.0.5", True), (ca, "10.0.0.5", False), (ca, "10.0.0.6", True),
+             (other, "10.0.0.6", True), (other, "10.0.0.6", False)]
+    for issuer, ip, issued in steps:
+        assert ensure_node_serving_cert(issuer, cert_dir, "node-1", ip) is issued
+        cert_path, key_path = serving_pair(cert_dir, "node-1", ip)
+        assert cert_path.name == PROVIDED_CERT
+        assert provided_usable(cert_path, key_path, "node-1", ip,
+                               issuer.cert_path.read_bytes())
+    cert = x509.load_pem_x509_certificate((cert_dir / PROVIDED_CERT).read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(sans.get_values_for_type(x509.DNSName)) == ["localhost", "node-1"]
+    assert sorted(map(str, sans.get_values_for_type(x509.IPAddress))) == \
+        ["10.0.0.6", "127.0.0.1"]
+    usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usages) == [ExtendedKeyUsageOID.SERVER_AUTH]
+
+
+
+@pytest.mark.parametrize("server_hostname", ["node-1", "localhost", "127.0.0.1"])
+def test_kubelet_port_presents_a_cert_the_cluster_ca_verifies(tmp_path: Path,
+                                                            server_hostname: str) -> None:
+    import asyncio
+
+    from kubepy.cli.server import ensure_node_serving_cert
+    from kubepy.kubelet.server import KubeletServer
+
+    ca = _ca(tmp_path)
+    ensure_node_serving_cert(ca, tmp_path / "pki", "node-1", "127.0.0.1")
+    kubelet = KubeletServer(None, client_ca_pem=ca.cert_path.read_bytes(),  # type: ignore[arg-type]
+                            cert_dir=tmp_path / "pki", node_name="node-1", node_ip="127.0.0.1")
+
+    async def main() -> bytes:
+        port = await kubelet.start("127.0.0.1", 0)
+        try:
+            client = ssl.create_default_context(cafile=str(ca.cert_path))  # verifies names
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", port, ssl=client, server_hostname=server_hostname)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            raw = await reader.read()
+            writer.close()
+            return raw
+        finally:
+            await kubelet.stop()
+
+    assert asyncio.run(main()).startswith(b"HTTP/1.1 401")  # verified TLS; no client cert
