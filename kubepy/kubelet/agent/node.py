@@ -3,7 +3,8 @@ them (I/O); everything else is pure.
 
 Capacity is what the machine has: ``cpu`` (online CPUs), ``memory`` (MemTotal), ``pods`` (110,
 the kubelet default), ``ephemeral-storage`` (the size of the filesystem holding the data dir)
-and hugepages 0. Allocatable subtracts the kubelet's default hard eviction thresholds
+hugepages 0, and ``nvidia.com/gpu`` when GPUs are present (``gpu_count``: the /dev/nvidia<N>
+devices, as the NVIDIA device plugin advertises one per GPU; nothing without one). Allocatable subtracts the kubelet's default hard eviction thresholds
 (``memory.available<100Mi``, ``nodefs.available<10%``), as a kubelet without reserved
 resources reports. Conditions, heartbeat handling and the Lease come from
 ``kubepy.kubelet.simulated.nodes`` (the same shapes for simulated and real nodes), but for
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import uuid
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ class MachineFacts:
     boot_id: str
     hostname: str
     runtime_version: str       # runc's version ("1.1.5+ds1")
+    gpus: int = 0              # NVIDIA GPUs (``gpu_count``)
 
 
 def go_arch(machine: str) -> str:
@@ -76,10 +79,23 @@ def parse_runc_version(text: str) -> str:
     return parts[2] if len(parts) >= 3 and parts[:2] == ["runc", "version"] else ""
 
 
+GPU_RESOURCE = "nvidia.com/gpu"
+_NVIDIA_GPU_DEVICE = re.compile(r"nvidia[0-9]+")
+
+
+def gpu_count(dev_entries: Collection[str]) -> int:
+    """The GPUs among the names in /dev: nvidia0, nvidia1... (not nvidiactl, nvidia-uvm,
+    nvidia-modeset or nvidia-caps)."""
+    return sum(1 for name in set(dev_entries) if _NVIDIA_GPU_DEVICE.fullmatch(name))
+
+
 def capacity(facts: MachineFacts) -> Obj:
-    return {"cpu": str(facts.cpus), "memory": f"{facts.memory_ki}Ki",
-            "pods": str(MAX_PODS), "ephemeral-storage": f"{facts.storage_ki}Ki",
-            "hugepages-1Gi": "0", "hugepages-2Mi": "0"}
+    out = {"cpu": str(facts.cpus), "memory": f"{facts.memory_ki}Ki",
+           "pods": str(MAX_PODS), "ephemeral-storage": f"{facts.storage_ki}Ki",
+           "hugepages-1Gi": "0", "hugepages-2Mi": "0"}
+    if facts.gpus > 0:
+        out[GPU_RESOURCE] = str(facts.gpus)
+    return out
 
 
 def allocatable(facts: MachineFacts) -> Obj:
@@ -171,6 +187,13 @@ def _read(path: str, default: str = "") -> str:
         return default
 
 
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
 def machine_facts(data_dir: str, runc_version_output: str) -> MachineFacts:
     """Read this machine's facts (``runc_version_output``: what ``runc --version`` printed)."""
     st = os.statvfs(data_dir)
@@ -187,7 +210,8 @@ def machine_facts(data_dir: str, runc_version_output: str) -> MachineFacts:
         machine_id=machine_id, system_uuid=system_uuid,
         boot_id=_read("/proc/sys/kernel/random/boot_id").strip(),
         hostname=socket.gethostname(),
-        runtime_version=parse_runc_version(runc_version_output))
+        runtime_version=parse_runc_version(runc_version_output),
+        gpus=gpu_count(_listdir("/dev")))
 
 
 def default_node_ip(server_host: str) -> str:
