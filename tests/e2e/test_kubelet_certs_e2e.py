@@ -1,12 +1,13 @@
 """The kubelet API of ``kubepy server``'s own node agent presents a serving certificate of the
-cluster CA and authorizes only the apiserver's client and system:masters (root; one server
-with its agent, no pods).
+cluster CA, authorizes only the apiserver's client and system:masters, and reports its pods'
+cgroup usage in /stats/summary (root; one server with its agent, one busybox pod).
 
 Checked: a client verifying against ``<data-dir>/tls/ca.crt`` with the node's name, its IP,
 127.0.0.1 and localhost as server name completes the handshake on the port the Node advertises;
 the apiserver's kubelet client certificate gets /healthz, an admin certificate (system:masters)
 /stats/summary, a node certificate of the same CA 403; ``kubectl get --raw`` through
-nodes/proxy reaches /stats/summary. ``kubepy killall`` with the isolation flags cleans up.
+nodes/proxy reaches /stats/summary, which lists the pod (cpu and memory of its cgroup and its
+container's). ``kubepy killall`` with the isolation flags cleans up.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from kubepy.cli.killall import cmdlines, kubepy_processes
 from kubepy.kubelet.agent.node import default_node_ip
 from kubepy.kubelet.runtime import cgroups
 from tests.conftest import VENV_BIN, ServerProcess, kubectl_binaries, start_server
-from test_kubelet_pods_e2e import _links, _require
+from test_cluster_services_e2e import runc_containers
+from test_kubelet_pods_e2e import _links, _mounts_under, _require
+from tests.images import IMAGE, build_busybox_image
 
 TAG = f"{os.getpid() % 100000}"
 NODE = f"certs-{TAG}"
@@ -78,10 +81,15 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     _require()
     n = Node(tmp_path_factory.mktemp("certs"))
     try:
+        build_busybox_image(n.tmp / "busybox")
+        r = subprocess.run([str(VENV_BIN / "kubepy"), "images", "--data-dir", str(n.data),
+                            "import", str(n.tmp / "busybox")], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
         n.server = start_server(n.data, agent=True, timeout=40, extra=[
             "--cluster-cidr", CLUSTER_CIDR, "--node-name", NODE, "--node-ip", n.node_ip,
             "--kubelet-port", "0", "--disable-kube-proxy", "--disable", "coredns,servicelb",
-            "--disable-controller-manager", "--disable-scheduler", *n.flags()])
+            *n.flags()])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not n.port:
             r = subprocess.run([str(kubectl_binaries()["1.32"]), "--kubeconfig",
@@ -102,6 +110,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             n.server.stop()
         assert result.returncode == 0, result.stdout + result.stderr
         assert kubepy_processes(cmdlines(), str(n.data)) == []
+        assert runc_containers(n.data / "agent" / "runc") == []
+        assert _mounts_under(str(n.tmp)) == []
         assert n.bridge not in _links()
         assert cgroups.existing(n.cgroup_parent) == []
 
@@ -130,3 +140,36 @@ def test_only_the_apiserver_and_system_masters_are_authorized(node: Node) -> Non
     summary = json.loads(node.kubectl("get", "--raw",
                                       f"/api/v1/nodes/{NODE}/proxy/stats/summary"))
     assert summary["node"]["nodeName"] == NODE
+
+
+def test_stats_summary_lists_the_pods_with_their_cgroups_usage(node: Node) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "eater"},
+           "spec": {"nodeName": NODE, "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "c", "image": IMAGE, "command": [
+                        "sh", "-c", "head -c 8000000 /dev/zero > /dev/shm/x; "
+                        "while true; do :; done"]}]}}
+    assert node.server is not None
+    r = subprocess.run([str(kubectl_binaries()["1.32"]), "--kubeconfig",
+                        str(node.server.kubeconfig), "apply", "-f", "-"],
+                       input=json.dumps(pod), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    uid = json.loads(node.kubectl("get", "pod", "eater", "-o", "json"))["metadata"]["uid"]
+    admin = certs.KeyPair(node.data / "tls" / "admin.crt", node.data / "tls" / "admin.key")
+    deadline, found = time.monotonic() + 90, None
+    while time.monotonic() < deadline:
+        summary = json.loads(node.request(admin, "/stats/summary")[1])
+        found = next((p for p in summary["pods"] if p["podRef"]["uid"] == uid), None)
+        if found and found["containers"] and \
+                found["memory"].get("workingSetBytes", 0) > 8_000_000 and \
+                "usageNanoCores" in found["cpu"]:
+            break
+        time.sleep(0.5)
+    assert found is not None, summary
+    assert found["podRef"] == {"name": "eater", "namespace": "default", "uid": uid}
+    assert found["memory"]["workingSetBytes"] > 8_000_000, found   # the 8 MB in /dev/shm
+    assert found["cpu"]["usageNanoCores"] > 50_000_000, found       # a busy loop
+    (container,) = found["containers"]
+    assert container["name"] == "c" and container["cpu"]["usageCoreNanoSeconds"] > 0
+    metrics = node.request(admin, "/metrics/resource")[1].decode()
+    assert f'pod_cpu_usage_seconds_total{{namespace="default",pod="eater"}} ' in metrics

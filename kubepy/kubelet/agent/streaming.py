@@ -6,7 +6,8 @@ the current instance (running, or the last one that ran: a container in CrashLoo
 waiting after a failed restart answers with the instance before), its CRI log
 (``<logs>/<ns>_<pod>_<uid>/<container>/<restartCount>.log``), the log of the instance before
 (``previous``), the spec's stdin/tty flags and, while it runs, conmon's attach socket and
-ctl FIFO.
+ctl FIFO. ``pods()`` (``PodLister``) lists the runtime's pods with their cgroups for
+/stats/summary: the pod's ``/<cgroup parent>/pod<uid>`` and each running container's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from kubepy.kubelet.pods.status import ContainerPhase, ContainerRecord
 from kubepy.kubelet.pods.worker import PodRuntime, PodState
-from kubepy.kubelet.server.runtime import ContainerRef, PodRef
+from kubepy.kubelet.server.runtime import ContainerRef, PodRef, PodStatsRef
 
 Obj = dict[str, Any]
 StateLookup = Callable[[str, str], "PodState | None"]   # (namespace, name) -> state
@@ -67,11 +68,35 @@ class AgentStreamingRuntime:
             tty=bool(c_spec.get("tty")), stdin=bool(c_spec.get("stdin")),
             stdin_once=bool(c_spec.get("stdinOnce")), attach_socket=attach, ctl_path=ctl)
 
+    def pods(self) -> list[PodStatsRef]:
+        runtime = self._runtime()
+        if runtime is None:
+            return []
+        return [pod_stats_ref(state, runtime.cgroup_parent)
+                for state in list(runtime.pods.values())]
+
     def runc_command(self) -> list[str]:
         runtime = self._runtime()
         if runtime is None:
             return ["runc"]
         return [runtime.runc.binary, "--root", runtime.runc.root_dir]
+
+
+def pod_stats_ref(state: PodState, cgroup_parent: str) -> PodStatsRef:
+    """A pod's cgroups, as PodRuntime makes them: ``/<parent>/pod<uid>`` and its running
+    containers' (``cgroupsPath`` of their specs)."""
+    meta = state.pod["metadata"]
+    running = {record.container_id: record
+               for record in (*state.init_containers.values(), *state.containers.values())
+               if record.container_id and record.phase is ContainerPhase.RUNNING}
+    containers = tuple(
+        (running[cid].name, running[cid].started_at or state.started_at, inst.cgroups_path)
+        for cid, inst in sorted(state.instances.items(), key=lambda item: item[1].name)
+        if cid in running)
+    return PodStatsRef(uid=state.uid, namespace=meta.get("namespace", "default"),
+                       name=meta["name"], start_time=state.started_at,
+                       cgroup_path=f"/{cgroup_parent.strip('/')}/pod{state.uid}",
+                       containers=containers)
 
 
 def _current_instance(record: ContainerRecord | None) -> ContainerRecord | None:

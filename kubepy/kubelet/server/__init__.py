@@ -14,7 +14,9 @@
     stats.py         /stats/summary and /metrics/resource (node only)
 """
 
-from kubepy.kubelet.server.runtime import ContainerRef, PodRef, StreamingRuntime
+from kubepy.kubelet.server.runtime import (ContainerRef, PodLister, PodRef, PodStatsRef,
+                                           StreamingRuntime)
 from kubepy.kubelet.server.server import KubeletServer
 
-__all__ = ["ContainerRef", "KubeletServer", "PodRef", "StreamingRuntime"]
+__all__ = ["ContainerRef", "KubeletServer", "PodLister", "PodRef", "PodStatsRef",
+           "StreamingRuntime"]

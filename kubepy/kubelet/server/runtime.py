@@ -40,6 +40,25 @@ class PodRef:
     containers: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class PodStatsRef:
+    """A pod of this node for /stats/summary: its cgroup and its containers' (paths relative
+    to the cgroup root, e.g. ``/kubepy/pod<uid>``)."""
+    uid: str
+    namespace: str
+    name: str
+    start_time: float
+    cgroup_path: str
+    containers: tuple[tuple[str, float, str], ...] = ()   # (name, started at, cgroups path)
+
+
+class PodLister(Protocol):
+    """Optional beside ``StreamingRuntime``: a runtime that also lists its pods gets them
+    reported in /stats/summary (the server checks for ``pods``)."""
+
+    def pods(self) -> list[PodStatsRef]: ...
+
+
 class StreamingRuntime(Protocol):
     def pod(self, namespace: str, name: str) -> PodRef | None: ...
 

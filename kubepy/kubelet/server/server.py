@@ -99,7 +99,8 @@ class KubeletServer:
         self.node_ip = node_ip
         self._client_ca_pem = client_ca_pem
         self._cert_dir = Path(cert_dir)
-        self._stats = StatsProvider(node_name)
+        lister = getattr(runtime, "pods", None)   # a PodLister too: pods in /stats/summary
+        self._stats = StatsProvider(node_name, pods=lister if callable(lister) else None)
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
