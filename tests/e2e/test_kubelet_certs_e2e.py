@@ -156,7 +156,7 @@ def test_stats_summary_lists_the_pods_with_their_cgroups_usage(node: Node) -> No
     assert r.returncode == 0, r.stderr
     uid = json.loads(node.kubectl("get", "pod", "eater", "-o", "json"))["metadata"]["uid"]
     admin = certs.KeyPair(node.data / "tls" / "admin.crt", node.data / "tls" / "admin.key")
-    deadline, found = time.monotonic() + 90, None
+    deadline, found, summary = time.monotonic() + 90, None, {}
     while time.monotonic() < deadline:
         summary = json.loads(node.request(admin, "/stats/summary")[1])
         found = next((p for p in summary["pods"] if p["podRef"]["uid"] == uid), None)
