@@ -234,6 +234,27 @@ def test_pull_with_basic_auth(auth_registry: Registry, workdir: Path, tmp_path: 
     assert _overlay_view(store, image, tmp_path / "mnt") == EXPECTED_VIEW
 
 
+def test_kubepy_images_pull_shows_progress(auth_registry: Registry, workdir: Path,
+                                           tmp_path: Path) -> None:
+    """``kubepy images pull`` from a registry with basic auth: refused without --creds, then
+    pulled with a progress line per step, and listed by ``kubepy images ls``."""
+    auth_registry.push(workdir / "layout", "1", "private/busybox:1", "--dest-creds", "alice:wonderland")
+    ref = f"{auth_registry.host}/private/busybox:1"
+    kubepy = [str(Path(__file__).resolve().parents[2] / ".venv/bin/kubepy"), "images",
+              "--data-dir", str(tmp_path / "data")]
+    denied = subprocess.run([*kubepy, "pull", ref], capture_output=True, text=True, timeout=60)
+    assert denied.returncode == 1 and "error: pulling" in denied.stderr, denied
+    pulled = subprocess.run([*kubepy, "pull", ref, "--creds", "alice:wonderland"],
+                            capture_output=True, text=True, timeout=60)
+    assert pulled.returncode == 0, pulled.stderr
+    lines = pulled.stdout.splitlines()
+    assert lines[0].startswith("resolved sha256:") and "layers" in lines[0], lines
+    assert any(line.endswith(": done") for line in lines), lines
+    assert "unpacking layers" in lines and lines[-1].startswith(f"pulled {ref} (sha256:"), lines
+    listed = subprocess.run([*kubepy, "ls"], capture_output=True, text=True, timeout=60)
+    assert f"{auth_registry.host}/private/busybox" in listed.stdout, listed.stdout
+
+
 def _skopeo(source: str, dest: str) -> None:
     subprocess.run(["skopeo", "copy", "--quiet", source, dest], check=True, capture_output=True, timeout=60)
 

@@ -1,4 +1,8 @@
-"""``kubepy images import FILE | ls | rm REF...`` over the image store of a data dir.
+"""``kubepy images import FILE | pull REF | ls | rm REF...`` over the image store of a data dir.
+
+``pull`` shows the progress of a long pull as ``crictl pull``/``ctr pull`` do, one line per
+step (``progress_line``, pure): the resolved manifest, each blob's download (at most one
+line per blob every ``PROGRESS_EVERY`` seconds), unpacking, and the result.
 
 The image store lives in ``<data-dir>/agent/images`` (see ``store_root``). ``main(argv)``
 takes the arguments after ``images`` and returns the exit code.
@@ -13,7 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
+
 from kubepy.kubelet.images.archive import ArchiveError, import_archive
+from kubepy.kubelet.images.auth import registry_key
+from kubepy.kubelet.images.pull import pull_image
+from kubepy.kubelet.images.registry import RegistryClient, RegistryError
 from kubepy.kubelet.images.layers import LayerError
 from kubepy.kubelet.images.manifest import ManifestError
 from kubepy.kubelet.images.reference import parse_reference
@@ -36,6 +45,32 @@ def _human(size: float) -> str:
     return f"{size:.3g}TB"
 
 
+PROGRESS_EVERY = 0.5
+
+
+def progress_line(event: dict[str, object]) -> str | None:
+    """One line of pull progress for a ``pull_image`` progress event; None: nothing to say."""
+    phase = event.get("phase")
+    digest = str(event.get("digest") or "")
+    short = digest.split(":", 1)[-1][:12]
+    if phase == "resolved":
+        sizes = event.get("layers") or []
+        total = sum(int(x) for x in sizes) if isinstance(sizes, list) else 0
+        count = len(sizes) if isinstance(sizes, list) else 0
+        return f"resolved {digest} ({count} layers, {_human(total)})"
+    if phase == "downloading":
+        current, total = int(str(event.get("current") or 0)), int(str(event.get("total") or 0))
+        size = f"{_human(current)}/{_human(total)}" if total else _human(current)
+        return f"{short}: downloading {size}"
+    if phase == "downloaded":
+        return f"{short}: done"
+    if phase == "unpacking":
+        return "unpacking layers"
+    if phase == "done":
+        return f"image {event.get('id')}"
+    return None
+
+
 def format_images(images: list[Image]) -> list[str]:
     """``kubepy images ls`` lines, in the columns of ``crictl images``."""
     rows = [("IMAGE", "TAG", "IMAGE ID", "SIZE")]
@@ -56,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a docker-archive or an OCI layout (tar or dir)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--name", help="repository for OCI layouts whose ref names are bare tags")
+    pull = sub.add_parser("pull", help="pull an image from its registry, showing progress")
+    pull.add_argument("image")
+    pull.add_argument("--creds", default=None, help="USER:PASSWORD for the image's registry")
+    pull.add_argument("--insecure-registry", action="append", default=[],
+                      help="registry host[:port] reached over plain HTTP (repeatable; "
+                           "loopback registries always are)")
     sub.add_parser("ls", help="list images")
     rm = sub.add_parser("rm", help="remove images (by name, digest or ID) and free unused content")
     rm.add_argument("refs", nargs="+")
@@ -78,6 +119,8 @@ def run(argv: list[str]) -> int:
             names = ", ".join(image["repo_tags"] or image["repo_digests"]) or "<none>"
             print(f"imported {names} ({image['id']}) in {time.monotonic() - started:.2f}s")
         return 0
+    if args.action == "pull":
+        return asyncio.run(_pull(store, args))
     if args.action == "ls":
         print("\n".join(format_images(store.list())))
         return 0
@@ -91,6 +134,37 @@ def run(argv: list[str]) -> int:
             status = 1
     store.garbage_collect()
     return status
+
+
+async def _pull(store: ImageStore, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    last: dict[str, float] = {}
+
+    def progress(event: dict[str, object]) -> None:
+        key = str(event.get("digest") or event.get("phase"))
+        now = time.monotonic()
+        if event.get("phase") == "downloading" and now - last.get(key, -PROGRESS_EVERY) < PROGRESS_EVERY:
+            return
+        last[key] = now
+        line = progress_line(event)
+        if line:
+            print(line, flush=True)
+
+    credentials = {}
+    if args.creds:
+        user, _, password = args.creds.partition(":")
+        credentials[registry_key(parse_reference(args.image).registry)] = (user, password)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = RegistryClient(session, credentials=credentials,
+                                    insecure_registries=args.insecure_registry)
+            image = await pull_image(store, client, args.image, progress=progress)
+    except (RegistryError, ManifestError, LayerError, ValueError, OSError,
+            aiohttp.ClientError) as e:
+        print(f"error: pulling {args.image}: {e}", file=sys.stderr)
+        return 1
+    print(f"pulled {args.image} ({image['id']}) in {time.monotonic() - started:.2f}s")
+    return 0
 
 
 async def main(argv: list[str]) -> int:
