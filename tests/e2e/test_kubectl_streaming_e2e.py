@@ -74,7 +74,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamingClust
         port = node["status"].get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
         if not _listening("127.0.0.1", port):
             pytest.skip(f"the agent does not serve the kubelet API (advertised port {port}): "
-                        "Agent.start must start KubeletServer when client_ca_pem is set (H1b)")
+                        "Agent.start must start KubeletServer when client_ca_pem is set")
         _pods(c)
         # the teardown's check sees this network's rules (the node's masquerade rule)
         assert cni_nat_state(c.network_name), "no nat rule names the test's network"

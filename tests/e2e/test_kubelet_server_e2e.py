@@ -723,7 +723,7 @@ def test_kubernetes_python_client_exec_and_port_forward(env: Env) -> None:
 class PassThroughApiserver:
     """Just enough apiserver for kubectl exec / port-forward: the pod object, and the
     subresources passed byte for byte to the kubelet after rewriting the request line
-    (what H5's proxy does, in miniature)."""
+    (what the apiserver's kubelet proxy does, in miniature)."""
 
     def __init__(self, env: Env, kubelet_port: int) -> None:
         self.env, self.kubelet_port = env, kubelet_port

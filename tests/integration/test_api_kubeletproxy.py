@@ -902,7 +902,7 @@ def test_node_proxy_refuses_loopback_kubelets(api: Api) -> None:
 
 @dataclass
 class FileRuntime:
-    """A StreamingRuntime (contract C4) for one pod whose CRI logs are files: the real
+    """A StreamingRuntime for one pod whose CRI logs are files: the real
     KubeletServer reads them as it reads a container's conmon logs."""
 
     namespace: str

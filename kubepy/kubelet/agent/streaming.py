@@ -1,5 +1,5 @@
-"""``AgentStreamingRuntime``: the kubelet server's view of this agent's pods (contract C4's
-``StreamingRuntime``). Reads the agent's pod states; no I/O beyond conmon's paths.
+"""``AgentStreamingRuntime``: the kubelet server's view of this agent's pods (its
+``StreamingRuntime`` protocol). Reads the agent's pod states; no I/O beyond conmon's paths.
 
 For a pod key it answers the pod's network namespace and container names; for a container
 the current instance (running, or the last one that ran: a container in CrashLoopBackOff or

@@ -1,4 +1,4 @@
-"""Probes and lifecycle hooks of the kubelet (contract C2).
+"""Probes and lifecycle hooks of the kubelet.
 
 * ``run_handler(handler, *, pod, container, pod_ip, exec_sync, timeout, hook=None,
   clock=None)`` — run one probe (``hook=None``) or lifecycle handler (``hook="PostStart"`` /

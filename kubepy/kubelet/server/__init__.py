@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS API (contract C4): logs, exec, attach, port-forward, healthz, stats.
+"""The kubelet's HTTPS API: logs, exec, attach, port-forward, healthz, stats.
 
     runtime.py       StreamingRuntime, ContainerRef, PodRef: what the agent tells the server
     server.py        KubeletServer: TLS, client-certificate check, routes, upgrades

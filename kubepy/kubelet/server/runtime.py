@@ -1,4 +1,4 @@
-"""What the kubelet server needs to know about pods and containers (contract C4).
+"""What the kubelet server needs to know about pods and containers.
 
 The server (logs, exec, attach, port-forward) never looks at the pod workers itself: the
 agent hands it a ``StreamingRuntime`` that answers, for a namespace/name (and container),

@@ -1,4 +1,4 @@
-"""KubeletServer: the kubelet's HTTPS API on the node (contract C4).
+"""KubeletServer: the kubelet's HTTPS API on the node.
 
 Routes, as pkg/kubelet/server/server.go names them:
     GET  /healthz                                          "ok"

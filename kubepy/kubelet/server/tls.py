@@ -8,7 +8,7 @@ kubelet's --tls-cert-file/--tls-private-key-file — is used while it is valid, 
 and matches its key. Otherwise (an agent that joined without one) the serving certificate is
 self-signed, as the kubelet without --tls-cert-file makes it: kubelet.crt / kubelet.key, made
 on first start and reused while valid and naming this node. The apiserver does not verify it
-(contract C5).
+(as kube-apiserver without --kubelet-certificate-authority).
 
 Client certificates are requested, not required, and verified against the cluster CA when
 presented: a certificate from another CA fails the handshake, no certificate at all gets a 401

@@ -1,4 +1,4 @@
-"""Pod volumes and container environments for the kubelet (contract C3).
+"""Pod volumes and container environments for the kubelet.
 
 - ``VolumeManager(client, node_name=..., clock=...)``: ``setup(pod, pod_dir)`` makes every
   volume of the pod and returns ``{volume name: host path}`` to bind-mount; ``refresh``
