@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubepy.kubelet.podconditions import condition, readiness_gates_message
+
 Obj = dict[str, Any]
 
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
@@ -27,38 +29,11 @@ KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "Cont
 TERMINAL = ("Succeeded", "Failed")
 
 
-def condition(old: dict[str, Obj], type_: str, ok: bool, now: str, reason: str | None = None,
-              message: str | None = None) -> Obj:
-    value = "True" if ok else "False"
-    previous = old.get(type_)
-    transition = (previous.get("lastTransitionTime") if previous and
-                  previous.get("status") == value else None) or now
-    cond: Obj = {"type": type_, "status": value, "lastProbeTime": None,
-                 "lastTransitionTime": transition}
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
-
-
 def _not_done(statuses: list[Obj], *, init: bool) -> list[str]:
     if init:
         return [s["name"] for s in statuses
                 if (s.get("state") or {}).get("terminated", {}).get("exitCode") != 0]
     return [s["name"] for s in statuses if not s.get("ready")]
-
-
-def _gates_message(pod: Obj, conditions: dict[str, Obj]) -> str | None:
-    for gate in (pod.get("spec") or {}).get("readinessGates") or []:
-        ctype = gate.get("conditionType", "")
-        cond = conditions.get(ctype)
-        if cond is None:
-            return f'corresponding condition of pod readiness gate "{ctype}" does not exist.'
-        if cond.get("status") != "True":
-            return (f'the status of pod readiness gate "{ctype}" is not "True", but '
-                    f'{cond.get("status")}')
-    return None
 
 
 def pod_conditions(pod: Obj, runtime: Obj, now: str, *, sandbox_ready: bool) -> list[Obj]:
@@ -80,7 +55,7 @@ def pod_conditions(pod: Obj, runtime: Obj, now: str, *, sandbox_ready: bool) -> 
         reason = "ContainersNotReady" if unready else None
         message = f"containers with unready status: [{' '.join(unready)}]" if unready else None
         containers_ready = condition(old, "ContainersReady", not unready, now, reason, message)
-        gates = None if unready else _gates_message(pod, old)
+        gates = None if unready else readiness_gates_message(pod, old)
         if gates is None:
             ready = condition(old, "Ready", not unready, now, reason, message)
         else:

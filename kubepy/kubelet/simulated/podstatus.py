@@ -16,6 +16,7 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
+from kubepy.kubelet.podconditions import condition, readiness_gates_message
 from kubepy.kubelet.simulated.lifecycle import ContainerRuntime, PodRuntime, State, Terminated
 
 Obj = dict[str, Any]
@@ -83,53 +84,27 @@ def container_status(c: ContainerRuntime, pod_name: str, namespace: str, uid: st
     return status
 
 
-def _condition(old: dict[str, Obj], type_: str, status: bool, now: str,
-               reason: str | None = None, message: str | None = None) -> Obj:
-    value = "True" if status else "False"
-    previous = old.get(type_)
-    transition = (previous.get("lastTransitionTime") if previous and
-                  previous.get("status") == value else None) or now
-    cond: Obj = {"type": type_, "status": value, "lastProbeTime": None,
-                 "lastTransitionTime": transition}
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
-
-
-def _readiness_gates_message(pod: Obj, conditions: dict[str, Obj]) -> str | None:
-    for gate in (pod.get("spec") or {}).get("readinessGates") or []:
-        ctype = gate.get("conditionType", "")
-        cond = conditions.get(ctype)
-        if cond is None:
-            return f'corresponding condition of pod readiness gate "{ctype}" does not exist.'
-        if cond.get("status") != "True":
-            return f'the status of pod readiness gate "{ctype}" is not "True", but {cond.get("status")}'
-    return None
-
-
 def pod_conditions(pod: Obj, rt: PodRuntime, statuses: list[Obj], now: str) -> list[Obj]:
     old_list = (pod.get("status") or {}).get("conditions") or []
     old = {c.get("type", ""): c for c in old_list}
     finished = rt.finished_at is not None
     unready = [s["name"] for s in statuses if not s["ready"]]
     if finished:
-        containers_ready = _condition(old, "ContainersReady", False, now, "PodCompleted")
-        ready = _condition(old, "Ready", False, now, "PodCompleted")
-        initialized = _condition(old, "Initialized", True, now, "PodCompleted")
+        containers_ready = condition(old, "ContainersReady", False, now, "PodCompleted")
+        ready = condition(old, "Ready", False, now, "PodCompleted")
+        initialized = condition(old, "Initialized", True, now, "PodCompleted")
     else:
         message = f"containers with unready status: [{' '.join(unready)}]" if unready else None
         reason = "ContainersNotReady" if unready else None
-        containers_ready = _condition(old, "ContainersReady", not unready, now, reason, message)
-        gates = _readiness_gates_message(pod, old)
+        containers_ready = condition(old, "ContainersReady", not unready, now, reason, message)
+        gates = readiness_gates_message(pod, old)
         if unready or gates is None:
-            ready = _condition(old, "Ready", not unready, now, reason, message)
+            ready = condition(old, "Ready", not unready, now, reason, message)
         else:
-            ready = _condition(old, "Ready", False, now, "ReadinessGatesNotReady", gates)
-        initialized = _condition(old, "Initialized", True, now)
-    ours = [_condition(old, "PodReadyToStartContainers", not finished, now), initialized,
-            ready, containers_ready, _condition(old, "PodScheduled", True, now)]
+            ready = condition(old, "Ready", False, now, "ReadinessGatesNotReady", gates)
+        initialized = condition(old, "Initialized", True, now)
+    ours = [condition(old, "PodReadyToStartContainers", not finished, now), initialized,
+            ready, containers_ready, condition(old, "PodScheduled", True, now)]
     others = [c for c in old_list if c.get("type") not in KUBELET_CONDITIONS]
     return ours + others
 
