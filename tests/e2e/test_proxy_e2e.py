@@ -14,17 +14,14 @@ fail the test. Fixtures delete the namespaces (and so the veths) even when a tes
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from kubepy.proxy import apply, model, rules
+from tests.netns import Prober, node_with_backends, ns_exec, require_tools
 
 SUBNET = "10.245.77"
 NODE_IP = f"{SUBNET}.1"
@@ -35,48 +32,17 @@ NODE_PORT = 30777
 TAG = f"kpx{os.getpid() % 100000}"
 CLIENT, BACKENDS = f"{TAG}c", {f"{TAG}b1": f"{SUBNET}.2", f"{TAG}b2": f"{SUBNET}.3"}
 
-SERVER = """
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8080)); s.listen(64)
-while True:
-    c, a = s.accept(); c.sendall((sys.argv[1] + " " + a[0]).encode()); c.close()
-"""
-
-PROBE = """
-import json, socket, sys
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-out = []
-for _ in range(n):
-    try:
-        with socket.create_connection((host, port), timeout=2) as c:
-            out.append(c.recv(100).decode())
-    except OSError as e:
-        out.append(type(e).__name__)
-print(json.dumps(out))
-"""
-
-
-def _sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=30)
-
-
-def _ns(ns: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return _sh("ip", "netns", "exec", ns, *argv, check=check)
-
 
 class Net:
     def __init__(self, tmp: Path) -> None:
         self.ipt = apply.Iptables(["ip", "netns", "exec", CLIENT])
-        self.probe_path = tmp / "probe.py"
-        self.probe_path.write_text(PROBE)
+        self.prober = Prober(tmp, timeout=2)
 
     def probe(self, host: str, port: int, n: int = 1, *, ns: str = CLIENT) -> list[str]:
-        res = _ns(ns, sys.executable, str(self.probe_path), host, str(port), str(n))
-        return json.loads(res.stdout)
+        return self.prober(ns, host, port, n)
 
     def save(self) -> str:
-        return _ns(CLIENT, "iptables-save").stdout
+        return ns_exec(CLIENT, "iptables-save").stdout
 
     def sync(self, services: list[dict[str, Any]], slices: list[dict[str, Any]]) -> str:
         ports = model.service_ports(services, slices)
@@ -86,39 +52,10 @@ class Net:
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[Net]:
-    if os.geteuid() != 0:
-        pytest.fail("proxy e2e tests need root")
-    for tool in ("ip", "iptables", "iptables-save", "iptables-restore", "sysctl"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} missing (iproute2, iptables, procps)")
-    procs: list[subprocess.Popen[bytes]] = []
-    made: list[str] = []
-    try:
-        for ns in (CLIENT, *BACKENDS):
-            _sh("ip", "netns", "add", ns)
-            made.append(ns)
-            _ns(ns, "ip", "link", "set", "lo", "up")
-        _ns(CLIENT, "ip", "link", "add", "br0", "type", "bridge")
-        _ns(CLIENT, "ip", "addr", "add", f"{NODE_IP}/24", "dev", "br0")
-        _ns(CLIENT, "ip", "link", "set", "br0", "up")
-        _ns(CLIENT, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-        # a node routes service IPs somewhere (its default route); ours stay on the bridge
-        _ns(CLIENT, "ip", "route", "add", "10.246.0.0/16", "dev", "br0")
-        server = tmp_path / "server.py"
-        server.write_text(SERVER)
-        for i, (ns, ip) in enumerate(BACKENDS.items()):
-            host_end = f"{TAG}h{i}"
-            _ns(CLIENT, "ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
-                "netns", ns)
-            _ns(CLIENT, "ip", "link", "set", host_end, "master", "br0", "up")
-            # as the CNI bridge plugin with hairpinMode: a pod reaching itself through a
-            # service leaves by the port it came in (br_netfilter bridges DNATed frames)
-            _ns(CLIENT, "ip", "link", "set", host_end, "type", "bridge_slave", "hairpin", "on")
-            _ns(ns, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
-            _ns(ns, "ip", "link", "set", "eth0", "up")
-            _ns(ns, "ip", "route", "add", "default", "via", NODE_IP)
-            procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable,
-                                           str(server), ns]))
+    require_tools()
+    # hairpin as the CNI bridge plugin with hairpinMode (br_netfilter bridges DNATed frames)
+    with node_with_backends(tmp_path, CLIENT, NODE_IP, "10.246.0.0/16", BACKENDS,
+                            [f"{TAG}h{i}" for i in range(len(BACKENDS))], hairpin=True):
         net = Net(tmp_path)
         for ip in BACKENDS.values():  # wait until both servers listen
             for _ in range(100):
@@ -127,14 +64,6 @@ def net(tmp_path: Path) -> Iterator[Net]:
             else:
                 pytest.fail(f"backend {ip} never listened")
         yield net
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        for ns in made:
-            _sh("ip", "netns", "delete", ns, check=False)
-    leftovers = [ns for ns in made if ns in _sh("ip", "netns", "list").stdout]
-    assert not leftovers, leftovers
 
 
 def _service(name: str, ip: str, *, node_port: int = 0) -> dict[str, Any]:

@@ -21,17 +21,14 @@ all three. Fixtures delete the namespaces (and so the veths and rules) even on f
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from kubepy.proxy import apply, model, rules
+from tests.netns import Prober, node_with_backends, ns_exec, require_tools
 
 SUBNET, EXT_SUBNET = "10.245.87", "10.245.88"
 NODE_IP, NODE_EXT_IP, EXT_IP = f"{SUBNET}.1", f"{EXT_SUBNET}.1", f"{EXT_SUBNET}.2"
@@ -44,47 +41,16 @@ BACKENDS = {f"{TAG}b1": (f"{SUBNET}.2", "node-a"), f"{TAG}b2": (f"{SUBNET}.3", "
             f"{TAG}b3": (f"{SUBNET}.4", "node-b")}
 LOCAL = {ns for ns, (_, node) in BACKENDS.items() if node == "node-a"}
 
-SERVER = """
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8080)); s.listen(64)
-while True:
-    c, a = s.accept(); c.sendall((sys.argv[1] + " " + a[0]).encode()); c.close()
-"""
-
-PROBE = """
-import json, socket, sys
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-out = []
-for _ in range(n):
-    try:
-        with socket.create_connection((host, port), timeout=1) as c:
-            out.append(c.recv(100).decode())
-    except OSError as e:
-        out.append(type(e).__name__)
-print(json.dumps(out))
-"""
-
-
-def _sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=60)
-
-
-def _ns(ns: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return _sh("ip", "netns", "exec", ns, *argv, check=check)
-
 
 class Net:
     def __init__(self, tmp: Path) -> None:
         self.ipt = apply.Iptables(["ip", "netns", "exec", NODE])
-        self.probe_path = tmp / "probe.py"
-        self.probe_path.write_text(PROBE)
+        self.prober = Prober(tmp, timeout=1)
 
     def probe(self, ns: str, host: str, port: int, n: int = 1) -> list[tuple[str, str]]:
         """n connections from *ns*: (backend name, peer it saw) each, or (error name, "")."""
-        res = _ns(ns, sys.executable, str(self.probe_path), host, str(port), str(n))
         return [(r.split()[0], r.split()[1]) if " " in r else (r, "")
-                for r in json.loads(res.stdout)]
+                for r in self.prober(ns, host, port, n)]
 
     def sync(self, service: dict[str, Any], endpoints: list[str]) -> None:
         """Program NODE for *service* with the named backends as its endpoints."""
@@ -96,60 +62,27 @@ class Net:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    if os.geteuid() != 0:
-        pytest.fail("proxy e2e tests need root")
-    for tool in ("ip", "iptables", "iptables-save", "iptables-restore", "sysctl"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} missing (iproute2, iptables, procps)")
+    require_tools()
     tmp = tmp_path_factory.mktemp("proxy-policies")
-    procs: list[subprocess.Popen[bytes]] = []
-    made: list[str] = []
-    try:
-        for ns in (NODE, EXTERNAL, *BACKENDS):
-            _sh("ip", "netns", "add", ns)
-            made.append(ns)
-            _ns(ns, "ip", "link", "set", "lo", "up")
-        _ns(NODE, "ip", "link", "add", "br0", "type", "bridge")
-        _ns(NODE, "ip", "addr", "add", f"{NODE_IP}/24", "dev", "br0")
-        _ns(NODE, "ip", "link", "set", "br0", "up")
-        _ns(NODE, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+    ips = {ns: ip for ns, (ip, _) in BACKENDS.items()}
+    with node_with_backends(tmp, NODE, NODE_IP, "10.247.0.0/16", ips,
+                            [f"veth{i}" for i in range(len(BACKENDS))], others=[EXTERNAL]):
         # the outside client: a routed link, everything (service IPs too) via the node
-        _ns(NODE, "ip", "link", "add", "ext0", "type", "veth", "peer", "name", "eth0",
-            "netns", EXTERNAL)
-        _ns(NODE, "ip", "addr", "add", f"{NODE_EXT_IP}/24", "dev", "ext0")
-        _ns(NODE, "ip", "link", "set", "ext0", "up")
-        _ns(EXTERNAL, "ip", "addr", "add", f"{EXT_IP}/24", "dev", "eth0")
-        _ns(EXTERNAL, "ip", "link", "set", "eth0", "up")
-        _ns(EXTERNAL, "ip", "route", "add", "default", "via", NODE_EXT_IP)
-        # a node routes service IPs somewhere (its default route); ours stay on the bridge
-        _ns(NODE, "ip", "route", "add", "10.247.0.0/16", "dev", "br0")
-        server = tmp / "server.py"
-        server.write_text(SERVER)
-        for i, (ns, (ip, _)) in enumerate(BACKENDS.items()):
-            _ns(NODE, "ip", "link", "add", f"veth{i}", "type", "veth", "peer", "name", "eth0",
-                "netns", ns)
-            _ns(NODE, "ip", "link", "set", f"veth{i}", "master", "br0", "up")
-            _ns(ns, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
-            _ns(ns, "ip", "link", "set", "eth0", "up")
-            _ns(ns, "ip", "route", "add", "default", "via", NODE_IP)
-            procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable,
-                                           str(server), ns]))
+        ns_exec(NODE, "ip", "link", "add", "ext0", "type", "veth", "peer", "name", "eth0",
+                "netns", EXTERNAL)
+        ns_exec(NODE, "ip", "addr", "add", f"{NODE_EXT_IP}/24", "dev", "ext0")
+        ns_exec(NODE, "ip", "link", "set", "ext0", "up")
+        ns_exec(EXTERNAL, "ip", "addr", "add", f"{EXT_IP}/24", "dev", "eth0")
+        ns_exec(EXTERNAL, "ip", "link", "set", "eth0", "up")
+        ns_exec(EXTERNAL, "ip", "route", "add", "default", "via", NODE_EXT_IP)
         net = Net(tmp)
-        for ns, (ip, _) in BACKENDS.items():  # wait until every server listens
+        for ns, ip in ips.items():  # wait until every server listens
             for _ in range(100):
                 if net.probe(NODE, ip, 8080)[0][0] == ns:
                     break
             else:
                 pytest.fail(f"backend {ip} never listened")
         yield net
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        for ns in made:
-            _sh("ip", "netns", "delete", ns, check=False)
-    leftovers = [ns for ns in made if ns in _sh("ip", "netns", "list").stdout]
-    assert not leftovers, leftovers
 
 
 def _service(*, external: str = "Cluster", internal: str = "Cluster") -> dict[str, Any]:
@@ -204,5 +137,5 @@ def test_traffic_policies(net: Net, external: str, internal: str, endpoints: lis
 def test_cleanup_leaves_nothing(net: Net) -> None:
     net.sync(_service(), ALL)
     assert asyncio.run(apply.cleanup(net.ipt)) is True
-    assert "KUBEPY" not in _ns(NODE, "iptables-save").stdout
+    assert "KUBEPY" not in ns_exec(NODE, "iptables-save").stdout
     assert net.probe(EXTERNAL, EXTERNAL_IP, 80)[0][0].endswith("Error")
