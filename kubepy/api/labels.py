@@ -21,6 +21,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping
 
 from kubepy.errors import BadRequest
+from kubepy.api.gotext import go_quote
 
 __all__ = [
     "EVERYTHING",
@@ -124,27 +125,6 @@ def validate_label_value(value: str) -> list[str]:
         errs.append(
             _regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
-
-
-_GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t",
-               "\v": r"\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(s: str) -> str:
-    """Go's ``%q`` of a string (strconv.Quote), as field errors print bad values."""
-    out = []
-    for ch in s:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
 
 
 def _go_string_slice(values: list[str] | None) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
+from kubepy.api.gotext import go_quote as go_quote  # field helpers render values with it
 from kubepy.errors import field_cause
 
 Cause = dict[str, str]
@@ -42,11 +43,6 @@ def index(path: str, i: int) -> str:
 
 def key(path: str, k: str) -> str:
     return f"{path}[{k}]"
-
-
-def go_quote(s: str) -> str:
-    """Go's ``%q`` for the printable strings that reach error messages."""
-    return json.dumps(s, ensure_ascii=False)
 
 
 class GoRaw(str):

@@ -7,10 +7,10 @@ The kubelet's messages are Go error strings; these helpers produce the same text
 from __future__ import annotations
 
 import errno
-import json
 import os
 from typing import Any
 
+from kubepy.api.gotext import go_quote as go_quote  # the probers quote with it
 from kubepy.kubelet.prober.types import Obj
 
 KUBE_VERSION = "1.32"            # major.minor the User-Agent names (kube-probe/1.32)
@@ -53,11 +53,6 @@ def resolve_container_port(port: Any, container: Obj) -> int:
 def join_host_port(host: str, port: int) -> str:
     """net.JoinHostPort: IPv6 literals in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def go_quote(text: str) -> str:
-    """Go's %q for a string (close enough: JSON escapes for control characters)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def go_duration(seconds: float) -> str:

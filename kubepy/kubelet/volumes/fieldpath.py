@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from kubepy.api.gotext import go_quote
 from kubepy.api.quantity import QuantityError, quantity_to_int, quantity_to_millis
 
 Obj = dict[str, Any]
@@ -38,26 +39,6 @@ class FieldPathError(ValueError):
     """A fieldRef or resourceFieldRef that cannot be resolved."""
 
 
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(s: str) -> str:
-    """Go's ``strconv.Quote``: printable characters as they are, the rest escaped."""
-    out = ['"']
-    for ch in s:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def format_map(m: Mapping[str, str] | None) -> str:
