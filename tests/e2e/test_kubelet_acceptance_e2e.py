@@ -39,17 +39,17 @@ import urllib.request
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator, Sequence
 
 import pytest
 
 from kubepy.cli.killall import cmdlines, kubepy_processes
-from kubepy.kubelet.agent.node import default_node_ip
 from kubepy.kubelet.runtime import cgroups
-from tests.conftest import VENV_BIN, ServerProcess, kubectl_binaries, start_server
+from tests.conftest import VENV_BIN, ServerProcess, kubectl_binaries
 from test_cluster_services_e2e import runc_containers
 from test_kubelet_pods_e2e import _links, _mounts_under, _require
 from tests.images import IMAGE, build_busybox_image
+from tests.nodes import ServerNode
 
 Obj = dict[str, Any]
 VERSIONS = kubectl_binaries()
@@ -87,31 +87,20 @@ class HookRecorder:
         self.httpd.server_close()
 
 
-class Cluster:
+class Cluster(ServerNode):
+    """``tests.nodes.ServerNode`` with this file's names and flags, kubectl of every
+    generation and the hook recorder."""
+
     def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.data = tmp / "data"
-        self.bridge = f"kpyacc{TAG}"[:15]
-        self.netns_dir = str(tmp / "netns")
-        self.cgroup_parent = f"kubepy-accept-e2e-{TAG}"
-        self.node_ip = default_node_ip("127.0.0.1")
-        self.server: ServerProcess | None = None
+        super().__init__(tmp, bridge=f"kpyacc{TAG}"[:15],
+                         cgroup_parent=f"kubepy-accept-e2e-{TAG}")
         self.hooks = HookRecorder()
 
-    def isolation_flags(self) -> list[str]:
-        return ["--bridge", self.bridge, "--netns-dir", self.netns_dir,
-                "--cgroup-parent", self.cgroup_parent]
-
-    def start(self) -> None:
-        self.server = start_server(self.data, agent=True, timeout=40, extra=[
+    def start(self, extra: Sequence[str] = ()) -> ServerProcess:
+        return super().start([
             "--cluster-cidr", CLUSTER_CIDR, "--node-name", NODE, "--node-ip", self.node_ip,
             "--kubelet-port", "0", "--disable-kube-proxy", "--disable", "coredns,servicelb",
-            *self.isolation_flags()])
-
-    def killall(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(VENV_BIN / "kubepy"), "killall", "--data-dir",
-                               str(self.data), *self.isolation_flags()],
-                              capture_output=True, text=True, timeout=120)
+            *extra])
 
     def run(self, version: str, *args: str, input: str | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -132,25 +121,6 @@ class Cluster:
     def get(self, *args: str) -> Obj:
         obj: Obj = json.loads(self.kubectl("get", *args, "-o", "json"))
         return obj
-
-    def log_tail(self) -> str:
-        return "" if self.server is None else f"--- server log:\n{self.server.log()[-6000:]}"
-
-    def wait_for(self, what: str, fn: Callable[[], Any], timeout: float = 60,
-                 interval: float = 0.3) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            try:
-                last = fn()
-            except (AssertionError, subprocess.SubprocessError, OSError) as e:
-                last = e
-            else:
-                if last:
-                    return last
-            time.sleep(interval)
-        raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n"
-                             f"{self.log_tail()}")
 
     def status(self, pod: str, container: str) -> Obj:
         statuses = self.get("pod", pod)["status"].get("containerStatuses") or []
