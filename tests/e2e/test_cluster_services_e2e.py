@@ -28,8 +28,9 @@ import random
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -198,18 +199,23 @@ def sleeper(name: str, **spec: Any) -> Obj:
                  "command": ["sleep", "3600"]}]}}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@contextmanager
+def running_cluster(tmp: Path, images: Sequence[tuple[str, Callable[[Path], None]]], *,
+                    check_netns: bool = True) -> Iterator[Cluster]:
+    """A Cluster under *tmp* whose node is Ready, each of *images* (a name under *tmp* and
+    the function writing an OCI layout there) imported into the agent's store first; it waits
+    until no other service proxy runs. On leaving, even on failure, ``kubepy killall`` must
+    succeed and leave no KUBEPY rule, bridge, mount, runc container and (*check_netns*) no
+    network namespace."""
     _require()
     if "1.32" not in kubectl_binaries():
         pytest.fail("kubectl 1.32 not found")
     wait_for_other_proxies()
-    c = Cluster(tmp_path_factory.mktemp("svc-e2e"))
+    c = Cluster(tmp)
     store = ImageStore(c.agent_dir / "images")
-    build_busybox_image(c.tmp / "busybox")
-    import_archive(store, c.tmp / "busybox")
-    build_hello_image(c.tmp / "hello")
-    import_archive(store, c.tmp / "hello")
+    for name, build in images:
+        build(c.tmp / name)
+        import_archive(store, c.tmp / name)
     try:
         c.start_cluster()
         c.wait_for("the node to be Ready", lambda: any(
@@ -224,8 +230,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         assert kubepy_rules() == []
         assert c.bridge not in _links()  # (other tests' veths may come and go meanwhile)
         assert _mounts_under(str(c.tmp)) == []
-        assert not Path(c.netns_dir).exists() or not any(Path(c.netns_dir).iterdir())
+        if check_netns:
+            assert not Path(c.netns_dir).exists() or not any(Path(c.netns_dir).iterdir())
         assert runc_containers(c.agent_dir / "runc") == []
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("svc-e2e"),
+                         [("busybox", build_busybox_image), ("hello", build_hello_image)]) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ shows the new state (ok after the create, fail after the delete) minus the chang
 it includes kubectl's own start-up and is an upper bound by up to one attempt. Three rounds;
 each latency must be <= 1 s (printed with ``-s``).
 
-Isolation as tests/e2e/test_cluster_services_e2e.py (whose Cluster it uses): its own bridge,
+Isolation as tests/e2e/test_cluster_services_e2e.py (whose running_cluster it uses): its own bridge,
 netns dir, cgroup parent, data dir and ports; the proxy's chains are the host's, so it waits
 until no other service proxy runs, and ``kubepy killall`` leaves nothing behind.
 """
@@ -28,12 +28,8 @@ from typing import Iterator
 
 import pytest
 
-from kubepy.kubelet.images.archive import import_archive
-from kubepy.kubelet.images.store import ImageStore
-from tests.conftest import kubectl_binaries
-from test_cluster_services_e2e import NODE, WEB_COMMAND, Cluster, Obj, deployment, \
-    kubepy_rules, runc_containers, service, wait_for_other_proxies
-from test_kubelet_pods_e2e import _links, _mounts_under, _require
+from test_cluster_services_e2e import WEB_COMMAND, Cluster, Obj, deployment, running_cluster, \
+    service
 from tests.images import CONTAINERD_NAME, IMAGE, ImageSpec, build_busybox_image, \
     image_specs, write_layout
 
@@ -96,31 +92,10 @@ def test_settled_at(lines: list[tuple[int, str]], after: int, state: str,
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    _require()
-    if "1.32" not in kubectl_binaries():
-        pytest.fail("kubectl 1.32 not found")
-    wait_for_other_proxies()
-    c = Cluster(tmp_path_factory.mktemp("svc-timing"))
-    store = ImageStore(c.agent_dir / "images")
-    build_busybox_image(c.tmp / "busybox")
-    import_archive(store, c.tmp / "busybox")
-    build_python_image(c.tmp / "python")
-    import_archive(store, c.tmp / "python")
-    try:
-        c.start_cluster()
-        c.wait_for("the node to be Ready", lambda: any(
-            cond["type"] == "Ready" and cond["status"] == "True"
-            for cond in c.get("node", NODE)["status"].get("conditions") or []), timeout=90)
+    with running_cluster(tmp_path_factory.mktemp("svc-timing"),
+                         [("busybox", build_busybox_image), ("python", build_python_image)],
+                         check_netns=False) as c:
         yield c
-    finally:
-        result = c.killall()
-        if c.server is not None:
-            c.server.stop()
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert kubepy_rules() == []
-        assert c.bridge not in _links()
-        assert _mounts_under(str(c.tmp)) == []
-        assert runc_containers(c.agent_dir / "runc") == []
 
 
 def probe_pod(name: str, ip: str, port: int, expect: str) -> Obj:
