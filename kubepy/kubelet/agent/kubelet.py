@@ -63,6 +63,7 @@ from kubepy.kubelet.images.store import Image, ImageNotFound, ImageStore
 from kubepy.kubelet.network import NetNSManager, PodNetwork, build_conflist
 from kubepy.kubelet.network.cni import BRIDGE_NAME, NETWORK_NAME
 from kubepy.client.events import EventRecorder
+from kubepy.client.tasks import cancel_and_wait
 from kubepy.kubelet.pods.actions import DEADLINE_EXCEEDED, DEADLINE_MESSAGE, active_deadline, \
     compute_pod_actions, format_pod, probe_kill_grace, termination_grace, unhealthy_kill_message
 from kubepy.kubelet.pods.backoff import Backoff, image_key, pod_key_prefix
@@ -277,13 +278,7 @@ class Agent:
     async def stop(self) -> None:
         """End the loops; pods keep running."""
         await self.queue.shutdown()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await self.informers.stop()
         await self.probes.close()

@@ -36,6 +36,7 @@ from kubepy.client.factory import SharedInformerFactory
 from kubepy.client.informer import Informer
 from kubepy.client.ratelimit import ItemExponentialFailureRateLimiter
 from kubepy.client.rest import ApiClient
+from kubepy.client.tasks import cancel_and_wait
 from kubepy.kubelet.simulated import lifecycle, nodes
 from kubepy.kubelet.simulated.podstatus import pod_status
 
@@ -143,13 +144,7 @@ class NodeSimulator:
     async def stop(self) -> None:
         for q in (self.lease_queue, self.status_queue, self.pod_queue):
             await q.shutdown()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await self.informers.stop()
 
